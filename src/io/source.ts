@@ -1,0 +1,116 @@
+/**
+ * Where model files come from. A model is a set of named files (config.json, model.safetensors, …); a
+ * `ModelSource` reads them from a local folder (Node, see `node/folder-source.ts`), a URL (anywhere), or
+ * memory (tests, browser file pickers). Everything in `src/` reads through this interface so the same loader
+ * runs in Node and in the browser.
+ */
+
+export interface ModelSource {
+  /** Human-readable location, used in error messages ("/models/tiny", "https://…/tiny"). */
+  readonly location: string;
+  /** The bytes of `name` (a path relative to the model root, '/'-separated). Throws a clear error if missing. */
+  readFile(name: string): Promise<Uint8Array>;
+  /** Whether `name` exists. */
+  exists(name: string): Promise<boolean>;
+}
+
+/** Error raised for a missing or unreadable model file; names the file and the source. */
+export class ModelFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelFileError';
+  }
+}
+
+export async function readText(source: ModelSource, name: string): Promise<string> {
+  return new TextDecoder().decode(await source.readFile(name));
+}
+
+export async function readJSON<T = unknown>(source: ModelSource, name: string): Promise<T> {
+  const text = await readText(source, name);
+  try {
+    return JSON.parse(text) as T;
+  } catch (e) {
+    throw new ModelFileError(`${joinLocation(source.location, name)} is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+export function joinLocation(location: string, name: string): string {
+  return location.endsWith('/') ? location + name : `${location}/${name}`;
+}
+
+/** Files held in memory: tests, and the browser's directory picker (File objects read up front). */
+export class MemorySource implements ModelSource {
+  readonly files: Map<string, Uint8Array>;
+  constructor(
+    files: Map<string, Uint8Array> | Record<string, Uint8Array | string>,
+    readonly location = 'memory:',
+  ) {
+    this.files = new Map();
+    const entries = files instanceof Map ? [...files.entries()] : Object.entries(files);
+    for (const [k, v] of entries) this.files.set(k, typeof v === 'string' ? new TextEncoder().encode(v) : v);
+  }
+  async readFile(name: string): Promise<Uint8Array> {
+    const f = this.files.get(name);
+    if (!f) throw new ModelFileError(`missing file ${joinLocation(this.location, name)}`);
+    return f;
+  }
+  async exists(name: string): Promise<boolean> {
+    return this.files.has(name);
+  }
+}
+
+/** Files under an http(s) base URL (a static file server, or a Hugging Face `resolve/main/` URL). */
+export class UrlSource implements ModelSource {
+  readonly location: string;
+  constructor(
+    baseUrl: string,
+    private readonly fetchFn: typeof fetch = (...a) => fetch(...a),
+  ) {
+    this.location = baseUrl.replace(/\/+$/, '');
+  }
+  async readFile(name: string): Promise<Uint8Array> {
+    const url = joinLocation(this.location, name);
+    let res: Response;
+    try {
+      res = await this.fetchFn(url);
+    } catch (e) {
+      throw new ModelFileError(`could not fetch ${url}: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw new ModelFileError(`could not fetch ${url}: HTTP ${res.status}`);
+    return new Uint8Array(await res.arrayBuffer());
+  }
+  async exists(name: string): Promise<boolean> {
+    try {
+      const res = await this.fetchFn(joinLocation(this.location, name), { method: 'HEAD' });
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+}
+
+type LocalSourceFactory = (path: string) => ModelSource;
+let localSourceFactory: LocalSourceFactory | null = null;
+
+/**
+ * Node registers a folder reader here (`node/index.ts`), so `resolveSource('/models/x')` works in Node while
+ * `src/` itself never imports `node:fs`.
+ */
+export function setLocalSourceFactory(factory: LocalSourceFactory): void {
+  localSourceFactory = factory;
+}
+
+/** A source from a URL, a local path (Node), or an existing source. */
+export function resolveSource(where: string | ModelSource): ModelSource {
+  if (typeof where !== 'string') return where;
+  if (/^https?:\/\//i.test(where)) return new UrlSource(where);
+  if (localSourceFactory) return localSourceFactory(where);
+  // In the browser a relative path is a URL relative to the page.
+  if (typeof location !== 'undefined' && typeof window !== 'undefined') {
+    return new UrlSource(new URL(where, window.location.href).href);
+  }
+  throw new ModelFileError(
+    `cannot open "${where}": local paths need the Node entry point (import from 'multi-token/node') or a URL`,
+  );
+}
