@@ -1,0 +1,60 @@
+/**
+ * Model files from a local folder (Node). Names are model-relative, '/'-separated paths; a name that could
+ * leave the folder (`..`, an absolute path, a drive letter, a backslash) is refused. Symlinks inside the folder
+ * are followed on purpose: a Hugging Face cache snapshot is a folder of symlinks into `../../blobs/`.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { ModelFileError, UrlSource, type ModelSource } from '../src/io/source.js';
+
+/** Reads `name` under a root directory with `node:fs/promises`. */
+export class FolderSource implements ModelSource {
+  /** The absolute root folder. */
+  readonly location: string;
+
+  constructor(root: string) {
+    this.location = path.resolve(root);
+  }
+
+  /** Absolute path of `name`, or a `ModelFileError` if the name is not a plain path inside the root. */
+  resolve(name: string): string {
+    const bad = (why: string) => new ModelFileError(`refusing file name "${name}" for ${this.location}: ${why}`);
+    if (name === '' || name.includes('\0')) throw bad('empty or contains NUL');
+    if (name.includes('\\')) throw bad("use '/' as the separator");
+    if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) throw bad('absolute paths are not allowed');
+    if (name.split('/').includes('..')) throw bad("'..' would leave the model folder");
+    const full = path.resolve(this.location, ...name.split('/'));
+    const rel = path.relative(this.location, full);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) throw bad('not inside the model folder');
+    return full;
+  }
+
+  async readFile(name: string): Promise<Uint8Array> {
+    const full = this.resolve(name);
+    try {
+      const buf = await readFile(full);
+      // A plain Uint8Array view (not a Buffer) so downstream code sees the same type in Node and the browser.
+      return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ModelFileError(`missing file ${full}`);
+      throw new ModelFileError(`could not read ${full}: ${(e as Error).message}`);
+    }
+  }
+
+  async exists(name: string): Promise<boolean> {
+    try {
+      return (await stat(this.resolve(name))).isFile();
+    } catch (e) {
+      if (e instanceof ModelFileError) throw e;
+      return false;
+    }
+  }
+}
+
+/** A source for `where`: an existing source as is, an http(s) URL as a `UrlSource`, anything else a folder. */
+export function openSource(where: string | ModelSource): ModelSource {
+  if (typeof where !== 'string') return where;
+  if (/^https?:\/\//i.test(where)) return new UrlSource(where);
+  return new FolderSource(where);
+}
