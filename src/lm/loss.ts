@@ -1,0 +1,39 @@
+import { tf, type Tensor } from '../tf.js';
+
+/** Label value that contributes nothing to the loss (PyTorch's `ignore_index`, the seed's IGNORE_INDEX). */
+export const IGNORE_INDEX = -100;
+
+/**
+ * Next-token cross-entropy: logits at position t predict labels at t+1; labels equal to `IGNORE_INDEX` are
+ * skipped, and the mean is over the counted positions (as PyTorch's `CrossEntropyLoss(reduction='mean')`).
+ *
+ * logits `[B, T, V]` float; labels `[B][T]`. Returns a scalar; 0 when no position counts.
+ */
+export function causalLMLoss(logits: Tensor, labels: number[][]): { loss: Tensor; count: number } {
+  const [b, t, v] = logits.shape;
+  if (labels.length !== b || labels.some((r) => r.length !== t)) {
+    throw new Error(`labels must be [${b}][${t}] to match logits [${logits.shape}]`);
+  }
+  // Gather only the counted positions on the CPU side: index = row*(T-1)*V + pos*V + label.
+  const rows: number[] = [];
+  const targets: number[] = [];
+  for (let i = 0; i < b; i++) {
+    for (let j = 0; j < t - 1; j++) {
+      const y = labels[i][j + 1];
+      if (y === IGNORE_INDEX) continue;
+      if (!Number.isInteger(y) || y < 0 || y >= v) throw new Error(`label ${y} at [${i}][${j + 1}] outside vocab ${v}`);
+      rows.push(i * t + j);
+      targets.push(y);
+    }
+  }
+  const count = rows.length;
+  if (count === 0) return { loss: tf.scalar(0), count };
+  const loss = tf.tidy(() => {
+    const flat = logits.reshape([b * t, v]);
+    const picked = tf.gather(flat, tf.tensor1d(rows, 'int32')); // [N, V]
+    const logp = tf.logSoftmax(picked, -1);
+    const target = tf.gather(logp.reshape([-1]), tf.tensor1d(targets.map((y, n) => n * v + y), 'int32'));
+    return tf.neg(tf.mean(target));
+  });
+  return { loss, count };
+}

@@ -1,0 +1,81 @@
+import { tf, type Tensor } from '../tf.js';
+
+/**
+ * A low-rank adapter attached to a `Linear` (LoRA). The adapter adds `scale · B(A(dropout(x)))` to the layer's
+ * output; `src/lora/` provides the implementation and its PEFT-format save/load.
+ */
+export interface LinearAdapter {
+  /** `x2` is the layer input flattened to `[rows, inFeatures]`; returns `[rows, outFeatures]`. */
+  apply(x2: Tensor, training: boolean): Tensor;
+}
+
+/**
+ * `y = x Wᵀ + b` with the weight in PyTorch/Hugging Face layout `[out, in]`, so checkpoints load without a
+ * transpose. Parameters are `tf.Variable`s (frozen unless made trainable) so the same object serves inference,
+ * projector pretraining and full finetuning.
+ */
+export class Linear {
+  readonly weight: tf.Variable;
+  readonly bias: tf.Variable | null;
+  adapter: LinearAdapter | null = null;
+
+  constructor(weight: Tensor, bias: Tensor | null = null, trainable = false) {
+    if (weight.rank !== 2) throw new Error(`Linear weight must be 2-D [out, in], got shape [${weight.shape}]`);
+    this.weight = tf.variable(weight, trainable);
+    this.bias = bias ? tf.variable(bias, trainable) : null;
+    if (this.bias && this.bias.shape[0] !== this.outFeatures) {
+      throw new Error(`Linear bias has ${this.bias.shape[0]} entries, weight has ${this.outFeatures} outputs`);
+    }
+  }
+
+  get inFeatures(): number {
+    return this.weight.shape[1] as number;
+  }
+  get outFeatures(): number {
+    return this.weight.shape[0] as number;
+  }
+
+  /** Applies the layer over the last axis of `x` (any rank ≥ 1). */
+  apply(x: Tensor, training = false): Tensor {
+    return tf.tidy(() => {
+      const lead = x.shape.slice(0, -1);
+      const x2 = x.reshape([-1, this.inFeatures]);
+      let y = tf.matMul(x2, this.weight, false, true);
+      if (this.bias) y = tf.add(y, this.bias);
+      if (this.adapter) y = tf.add(y, this.adapter.apply(x2, training));
+      return y.reshape([...lead, this.outFeatures]);
+    });
+  }
+
+  /** Named parameters relative to this layer (`weight`, `bias`). */
+  parameters(): Map<string, tf.Variable> {
+    const m = new Map<string, tf.Variable>([['weight', this.weight]]);
+    if (this.bias) m.set('bias', this.bias);
+    return m;
+  }
+
+  dispose(): void {
+    this.weight.dispose();
+    this.bias?.dispose();
+  }
+}
+
+/** Deterministic PyTorch-style `nn.Linear` init (kaiming-uniform bound 1/sqrt(in)) from a seeded generator. */
+export function initLinear(
+  inFeatures: number,
+  outFeatures: number,
+  rand: () => number,
+  withBias = true,
+  trainable = true,
+): Linear {
+  const bound = 1 / Math.sqrt(inFeatures);
+  const w = new Float32Array(inFeatures * outFeatures);
+  for (let i = 0; i < w.length; i++) w[i] = (rand() * 2 - 1) * bound;
+  let b: Tensor | null = null;
+  if (withBias) {
+    const bv = new Float32Array(outFeatures);
+    for (let i = 0; i < bv.length; i++) bv[i] = (rand() * 2 - 1) * bound;
+    b = tf.tensor1d(bv);
+  }
+  return new Linear(tf.tensor2d(w, [outFeatures, inFeatures]), b, trainable);
+}
