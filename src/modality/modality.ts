@@ -1,0 +1,62 @@
+import type { Tensor } from '../tf.js';
+import type { Projector, ProjectorSpec } from '../projector/projector.js';
+
+/**
+ * A modality: how one kind of input (images, audio clips, documents, game-state vectors…) becomes LM tokens.
+ * The same contract as the Python library's `Modality`, so a modality ports across with its projector
+ * weights:
+ *
+ * - `token` marks where an item goes in the text (`<image>`), `dataKey` is where a dataset row lists the items
+ *   (`images`), and each item becomes `tokenWidth` LM input positions.
+ * - `preprocess` turns one row's raw items (paths, URLs, bytes, arrays) into encoder-ready data on the CPU.
+ * - `encode` runs the frozen encoder on a batch of rows: one `[items, featureTokens, featureDim]` tensor per
+ *   row (items may be 0).
+ * - `buildProjector` makes the trainable projector `[items, featureTokens, featureDim] →
+ *   [items, tokenWidth, lmHidden]`, stored as `<name>_lmm_projector.*`.
+ */
+export interface Modality<Pre = unknown> {
+  readonly name: string;
+  readonly token: string;
+  readonly dataKey: string;
+  readonly tokenWidth: number;
+  /** The projector shape, kept in config.json so a checkpoint can rebuild it. */
+  readonly projectorSpec: ProjectorSpec;
+  preprocess(values: unknown[], ctx?: PreprocessContext): Promise<Pre>;
+  encode(rows: Pre[]): Promise<Tensor[]>;
+  buildProjector(lmHidden: number, rand: () => number): Projector;
+  /** JSON-serialisable options that rebuild this modality through its builder (stored in config.json). */
+  toConfig(): ModalityConfig;
+  /** Frees encoder weights. */
+  dispose?(): void;
+}
+
+/**
+ * What `preprocess` may use to fetch items: a resolver of paths/URLs/data URLs to bytes, supplied by the
+ * environment (Node reads files and fetches URLs with limits; the browser fetches or takes File objects).
+ */
+export interface PreprocessContext {
+  loadBytes?: (ref: string) => Promise<Uint8Array>;
+  /** For errors: which dataset row or request is being processed. */
+  rowId?: string;
+}
+
+/** How a modality is described in `config.json` (`multi_token.modalities[]`). */
+export interface ModalityConfig {
+  /** Registry kind that rebuilds it, e.g. 'vector', 'vision_clip'. */
+  kind: string;
+  name: string;
+  token: string;
+  dataKey: string;
+  [option: string]: unknown;
+}
+
+/** An error about the content of one row or request: always names it. */
+export class RowError extends Error {
+  constructor(
+    readonly rowId: string,
+    message: string,
+  ) {
+    super(`row ${JSON.stringify(rowId)}: ${message}`);
+    this.name = 'RowError';
+  }
+}
