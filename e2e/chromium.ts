@@ -1,0 +1,134 @@
+/**
+ * Headless Chromium for e2e tests, and a static file server for the pages they open.
+ *
+ * Uses Debian's `chromium` (apt) through playwright-core, never `npx playwright install` (it downloads a browser,
+ * which fails here). WebGPU without a GPU comes from SwiftShader; WebGPU also needs a secure context, so pages
+ * are served from 127.0.0.1 (about:blank has no `navigator.gpu`).
+ */
+import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+
+/** Where Debian's `chromium` package installs the browser. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Flags every launch gets (see "What runs where" in DESIGN.md). */
+export const CHROMIUM_BASE_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+] as const;
+
+/** Added with `webgpu: true`: WebGPU on the SwiftShader (CPU) adapter. */
+export const CHROMIUM_WEBGPU_FLAGS = ['--enable-unsafe-webgpu', '--use-webgpu-adapter=swiftshader'] as const;
+
+/** Options for {@link launchChromium}. */
+export interface LaunchOptions {
+  /** Enable WebGPU on SwiftShader (default false: the browser's defaults, which give no adapter without a GPU). */
+  webgpu?: boolean;
+}
+
+/**
+ * Launches headless Debian Chromium with the project's flags. Playwright's `launch` gives each browser a fresh
+ * temporary `--user-data-dir` and deletes it on close (it refuses one passed in `args`), which is what we want.
+ *
+ * @throws Error naming the fix when /usr/bin/chromium is missing.
+ */
+export async function launchChromium(opts: LaunchOptions = {}): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH)) {
+    throw new Error(`${CHROMIUM_PATH} is missing: apt-get install -y chromium (Debian's package; do not use npx playwright install)`);
+  }
+  return chromium.launch({
+    executablePath: CHROMIUM_PATH,
+    headless: true,
+    args: [...CHROMIUM_BASE_FLAGS, ...(opts.webgpu ? CHROMIUM_WEBGPU_FLAGS : [])],
+  });
+}
+
+/** MIME types the demo page and tests serve; anything else is `application/octet-stream`. */
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.png': 'image/png',
+  '.safetensors': 'application/octet-stream',
+  '.wgsl': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** A running {@link serveStatic} server. */
+export interface StaticServer {
+  /** Base URL, e.g. `http://127.0.0.1:40123/` (ends in `/`). */
+  url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `dir` on 127.0.0.1 at a free port. Sends COOP/COEP headers so pages are cross-origin isolated
+ * (SharedArrayBuffer, threaded wasm). `/` and folders serve their `index.html`; paths escaping `dir` get 404.
+ */
+export async function serveStatic(dir: string): Promise<StaticServer> {
+  const root = resolve(dir);
+  const server = createServer((req, res) => {
+    void (async () => {
+      const headers = {
+        'Cross-Origin-Opener-Policy': 'same-origin',
+        'Cross-Origin-Embedder-Policy': 'require-corp',
+        'Cross-Origin-Resource-Policy': 'same-origin',
+        'Cache-Control': 'no-store',
+      };
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.writeHead(405, { ...headers, Allow: 'GET, HEAD' }).end();
+        return;
+      }
+      let path: string;
+      try {
+        path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+      } catch {
+        res.writeHead(400, headers).end('bad path');
+        return;
+      }
+      let file = resolve(join(root, path));
+      if (file !== root && !file.startsWith(root + sep)) {
+        res.writeHead(404, headers).end('not found');
+        return;
+      }
+      try {
+        if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+        const body = await readFile(file);
+        res.writeHead(200, {
+          ...headers,
+          'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+          'Content-Length': body.length,
+        });
+        res.end(req.method === 'HEAD' ? undefined : body);
+      } catch {
+        res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end(`not found: ${path}`);
+      }
+    })();
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    close: () =>
+      new Promise<void>((ok, fail) => {
+        server.closeAllConnections();
+        server.close((err) => (err ? fail(err) : ok()));
+      }),
+  };
+}
