@@ -114,3 +114,33 @@ export function resolveSource(where: string | ModelSource): ModelSource {
     `cannot open "${where}": local paths need the Node entry point (import from 'multi-token/node') or a URL`,
   );
 }
+
+/** A folder inside another source (an encoder stored in a checkpoint's subfolder). */
+export class SubSource implements ModelSource {
+  readonly location: string;
+  private readonly prefix: string;
+  constructor(
+    private readonly parent: ModelSource,
+    prefix: string,
+  ) {
+    const clean = prefix.replace(/^\.\/+/, '').replace(/\/+$/, '');
+    if (clean.split('/').some((p) => p === '..')) throw new ModelFileError(`subfolder "${prefix}" may not contain ".."`);
+    this.prefix = clean ? `${clean}/` : '';
+    this.location = joinLocation(parent.location, clean);
+  }
+  readFile(name: string): Promise<Uint8Array> {
+    return this.parent.readFile(this.prefix + name);
+  }
+  exists(name: string): Promise<boolean> {
+    return this.parent.exists(this.prefix + name);
+  }
+}
+
+/**
+ * Resolves a location written in a checkpoint's config (an encoder path): URLs and absolute paths open on
+ * their own; relative paths are subfolders of the checkpoint.
+ */
+export function resolveRelative(base: ModelSource, where: string, open: (w: string) => ModelSource = resolveSource): ModelSource {
+  if (/^https?:\/\//i.test(where) || where.startsWith('/') || /^[A-Za-z]:[\\/]/.test(where)) return open(where);
+  return new SubSource(base, where);
+}

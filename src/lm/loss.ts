@@ -32,7 +32,9 @@ export function causalLMLoss(logits: Tensor, labels: number[][]): { loss: Tensor
     const flat = logits.reshape([b * t, v]);
     const picked = tf.gather(flat, tf.tensor1d(rows, 'int32')); // [N, V]
     const logp = tf.logSoftmax(picked, -1);
-    const target = tf.gather(logp.reshape([-1]), tf.tensor1d(targets.map((y, n) => n * v + y), 'int32'));
+    // Pick each row's target with a one-hot product: its gradient is elementwise, where a second gather's
+    // would be a scatter over N·V segments.
+    const target = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), v)), -1);
     return tf.neg(tf.mean(target));
   });
   return { loss, count };

@@ -1,0 +1,15 @@
+/**
+ * The Node entry point (`multi-token/node`, and `multi-token` under Node): everything from the isomorphic
+ * library, plus local folders as model sources, backend selection and atomic checkpoint writes.
+ */
+import { setLocalSourceFactory } from '../src/io/source.js';
+import { FolderSource } from './folder-source.js';
+import { useNodeOnnxRuntime } from './onnx-session.js';
+
+setLocalSourceFactory((p) => new FolderSource(p));
+useNodeOnnxRuntime();
+
+export * from '../src/index.js';
+export { FolderSource, openSource } from './folder-source.js';
+export { selectNodeBackend } from './backend.js';
+export { writeFileAtomic, writeDirAtomic } from './atomic-write.js';

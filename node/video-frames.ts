@@ -1,0 +1,100 @@
+/**
+ * Video frames in Node with the system's ffmpeg (Debian: `apt-get install ffmpeg`): the video goes to a temp
+ * file (ffmpeg needs to seek, which a pipe cannot do for MP4s whose index sits at the end), ffprobe reads the
+ * duration, and one ffmpeg per frame seeks to the middle of each of N equal segments and writes a PNG to stdout.
+ * Register it with `setVideoFrameDecoder(ffmpegVideoFrames)`.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { dataUrlBytes, type ImageLoadContext } from '../src/modality/image-input.js';
+import { NO_VIDEO_DECODER, sampleTimes, setVideoFrameDecoder } from '../src/modality/video-frames.js';
+
+/** Runs a program, collecting stdout; a missing program becomes the "install ffmpeg" error. */
+function run(cmd: string, args: string[]): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT' ? new Error(NO_VIDEO_DECODER) : e));
+    child.on('close', (code) => {
+      if (code === 0) return resolve(new Uint8Array(Buffer.concat(out)));
+      const msg = Buffer.concat(err).toString('utf8').trim().split('\n').slice(-3).join(' | ');
+      reject(new Error(`${cmd} failed (exit ${code}): ${msg || 'no message'}`));
+    });
+  });
+}
+
+/** Whether `ffmpeg` and `ffprobe` can be started. */
+export async function hasFfmpeg(): Promise<boolean> {
+  try {
+    await run('ffmpeg', ['-hide_banner', '-version']);
+    await run('ffprobe', ['-hide_banner', '-version']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Duration in seconds of the first video stream (or of the container when the stream has none). */
+async function probeDuration(file: string): Promise<number> {
+  const json = new TextDecoder().decode(
+    await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=duration:format=duration', '-of', 'json', file]),
+  );
+  const info = JSON.parse(json) as { streams?: { duration?: string }[]; format?: { duration?: string } };
+  if (!info.streams || info.streams.length === 0) throw new Error('the file has no video stream');
+  const d = Number(info.streams[0]?.duration ?? info.format?.duration);
+  if (!(d > 0)) throw new Error('could not read the video duration');
+  return d;
+}
+
+/** One frame at time `t` as PNG bytes. */
+async function frameAt(file: string, t: number): Promise<Uint8Array> {
+  // -ss before -i seeks by index (fast) and then decodes up to exactly t.
+  const png = await run('ffmpeg', ['-v', 'error', '-ss', t.toFixed(3), '-i', file, '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1']);
+  if (png.length === 0) throw new Error(`no frame at ${t.toFixed(3)} s`);
+  return png;
+}
+
+/** The video's bytes: data URLs directly, other strings through `ctx.loadBytes` (or read as a path). */
+async function videoBytes(video: unknown, ctx: ImageLoadContext): Promise<Uint8Array> {
+  if (typeof video === 'string') {
+    if (video.startsWith('data:')) return dataUrlBytes(video);
+    if (ctx.loadBytes) return ctx.loadBytes(video);
+    if (/^https?:\/\//i.test(video)) throw new Error(`cannot fetch ${video}: no loadBytes was given to preprocessing`);
+    // Library use without a loader: the caller trusts its own paths.
+    return new Uint8Array(await readFile(video));
+  }
+  if (video instanceof Uint8Array) return video;
+  if (video instanceof ArrayBuffer) return new Uint8Array(video);
+  if (video instanceof Blob) return new Uint8Array(await video.arrayBuffer());
+  throw new Error('expected a video (path, URL, data URL, bytes or Blob) or a list of frames');
+}
+
+/**
+ * Samples `numFrames` frames evenly over a video with ffmpeg; returns them as PNG bytes (image items). Throws
+ * "install ffmpeg (apt-get install ffmpeg) or pass frames" when ffmpeg is not on the PATH.
+ */
+export async function ffmpegVideoFrames(video: unknown, numFrames: number, ctx: ImageLoadContext = {}): Promise<Uint8Array[]> {
+  const bytes = await videoBytes(video, ctx);
+  const dir = await mkdtemp(path.join(tmpdir(), 'multi-token-video-'));
+  const file = path.join(dir, 'input');
+  try {
+    await writeFile(file, bytes);
+    const times = sampleTimes(await probeDuration(file), numFrames);
+    const frames: Uint8Array[] = [];
+    // Sequential: each ffmpeg already uses several threads, and order must follow time.
+    for (const t of times) frames.push(await frameAt(file, t));
+    return frames;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Makes ffmpeg the video decoder of every `video_clip` modality in this process. */
+export function registerFfmpegVideoDecoder(): void {
+  setVideoFrameDecoder(ffmpegVideoFrames);
+}

@@ -1,0 +1,49 @@
+/**
+ * multi-token: embed arbitrary modalities into Llama-family language models, LLaVA-style. This entry point is
+ * isomorphic (browser and Node); Node adds folder loading, CLI helpers and the server under `multi-token/node`.
+ */
+import './modality/builtins.js';
+
+export { tf } from './tf.js';
+export { selectBrowserBackend, describeSelection, type BackendName } from './backend.js';
+
+export { MemorySource, UrlSource, SubSource, resolveSource, setLocalSourceFactory, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
+export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, SafetensorsError, type RawTensor, type DType } from './io/safetensors.js';
+export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
+export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';
+export { loadTokenizer } from './io/tokenizer.js';
+
+export { parseLlamaConfig, type LlamaConfig } from './lm/config.js';
+export { LlamaForCausalLM } from './lm/llama.js';
+export { KVCache } from './lm/kv-cache.js';
+export { generate, generateTokens, leftPad, type GenerateOptions, type GenerationStep } from './lm/generate.js';
+export { Rng, sampleToken, type SamplingOptions } from './lm/sampling.js';
+export { causalLMLoss, IGNORE_INDEX } from './lm/loss.js';
+
+export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
+export { RowError } from './modality/modality.js';
+export { VectorModality, type VectorModalityOptions } from './modality/vector.js';
+export {
+  MODALITY_BUILDERS,
+  registerModalityBuilder,
+  registerModalityKind,
+  buildModalities,
+  modalityFromConfig,
+  type BuildContext,
+} from './modality/registry.js';
+export { PatchMLPProjector, VectorMLPProjector, initProjector, projectorFromWeights, type Projector, type ProjectorSpec } from './projector/index.js';
+
+export { encodeChat, validateChatRow, type ChatRow, type EncodedChat } from './chat/encode-chat.js';
+export type { ChatMessage, ChatTokenizer } from './chat/chat-tokenizer.js';
+export { fromPreTrainedTokenizer } from './chat/tokenizer-adapter.js';
+export { buildSpliceLayout, type SpliceLayout, type PlaceholderRun } from './splice/layout.js';
+export { spliceEmbeddings, mergeEmbeddings, setFastMerge } from './splice/splice.js';
+export { collate, type Batch } from './data/collate.js';
+
+export { LMM, type LMMMeta } from './lmm/lmm.js';
+export { loadLMM, type LoadLMMOptions } from './lmm/load.js';
+export { lmmCheckpointFiles } from './lmm/save.js';
+export { streamGenerate, generateBatch, PromptTooLongError, type LMMGenerateOptions, type LMMGeneration } from './lmm/generate.js';
+
+export { applyLora, mergeLora, loraParameters, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from './lora/lora.js';
+export { makeTinyLMFiles, makeTinyLMMFiles } from './tiny/tiny-lmm.js';

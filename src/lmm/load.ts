@@ -1,0 +1,156 @@
+import type { Tensor } from '../tf.js';
+import { readJSON, resolveSource, type ModelSource, ModelFileError } from '../io/source.js';
+import { readWeightFiles, WeightStore, rawToTensor } from '../io/weights.js';
+import type { RawTensor } from '../io/safetensors.js';
+import { loadTokenizer } from '../io/tokenizer.js';
+import { parseLlamaConfig } from '../lm/config.js';
+import { LlamaForCausalLM } from '../lm/llama.js';
+import { fromPreTrainedTokenizer } from '../chat/tokenizer-adapter.js';
+import { buildModalities, modalityFromConfig, type BuildContext } from '../modality/registry.js';
+import type { Modality } from '../modality/modality.js';
+import { projectorFromWeights } from '../projector/index.js';
+import type { Projector } from '../projector/projector.js';
+import { Rng } from '../lm/sampling.js';
+import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora.js';
+import type { MultiTokenSection } from './checkpoint-config.js';
+import { normaliseLMKey, normaliseProjectorKey } from './projector-keys.js';
+import { LMM } from './lmm.js';
+import '../modality/builtins.js';
+
+export interface LoadLMMOptions {
+  /**
+   * The base LM when the checkpoint holds only adapters and projectors (the seed's `--model_name_or_path`
+   * with `--model_lora_path`). Default: the checkpoint itself.
+   */
+  base?: string | ModelSource;
+  /** Opens encoder folders and `base` given as paths (Node passes a folder reader). */
+  open?: (where: string) => ModelSource;
+  /** Fold LoRA adapters into the weights (inference; default true) or keep them trainable. */
+  mergeLora?: boolean;
+  /** Options for `modality_builder` when the checkpoint has no `multi_token` section (Python checkpoints). */
+  modalityOptions?: Record<string, unknown>;
+  /** Start projectors from scratch when the checkpoint has none (training from a plain LM). */
+  initProjectors?: boolean;
+  /** Seed for `initProjectors`. */
+  seed?: number;
+  /** Progress messages ("loading LM weights…"). */
+  onProgress?: (message: string) => void;
+}
+
+async function firstWith(name: string, ...sources: (ModelSource | null)[]): Promise<ModelSource | null> {
+  for (const s of sources) if (s && (await s.exists(name))) return s;
+  return null;
+}
+
+async function hasWeights(s: ModelSource, prefix: string): Promise<boolean> {
+  for (const n of [`${prefix}.safetensors`, `${prefix}.safetensors.index.json`, `${prefix}.bin`, 'pytorch_model.bin']) {
+    if ((prefix === 'model' || n !== 'pytorch_model.bin') && (await s.exists(n))) return true;
+  }
+  return false;
+}
+
+/**
+ * Loads a multimodal checkpoint: the LM (config.json + safetensors), its tokenizer and chat template, the
+ * modalities listed in config.json (rebuilt by kind, or by the seed's `modality_builder`), projector weights
+ * from `non_lora_trainables.{safetensors,bin}`, and a PEFT LoRA adapter if present. Works for our checkpoints
+ * and the Python library's, from a folder (Node) or a URL (anywhere).
+ */
+export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions = {}): Promise<LMM> {
+  const open = opts.open ?? resolveSource;
+  const src = typeof where === 'string' ? open(where) : where;
+  const log = opts.onProgress ?? (() => {});
+  const config = await readJSON<Record<string, unknown>>(src, 'config.json');
+  const base = opts.base ? (typeof opts.base === 'string' ? open(opts.base) : opts.base) : null;
+
+  const lmSource = (await hasWeights(src, 'model')) ? src : base;
+  if (!lmSource || !(await hasWeights(lmSource, 'model'))) {
+    throw new ModelFileError(
+      `${src.location} has no language-model weights (model.safetensors); pass the base model it was trained from` +
+        ` (--model_name_or_path / { base })`,
+    );
+  }
+  const lmConfigRaw = lmSource === src ? config : await readJSON<Record<string, unknown>>(lmSource, 'config.json');
+  const lmConfig = parseLlamaConfig(lmConfigRaw);
+  log(`loading language model weights from ${lmSource.location}`);
+  const store = new WeightStore(await readWeightFiles(lmSource), lmSource.location);
+  const lm = LlamaForCausalLM.fromWeights(lmConfig, store);
+
+  const tokSource = await firstWith('tokenizer.json', src, base, lmSource);
+  if (!tokSource) throw new ModelFileError(`no tokenizer.json in ${src.location}${base ? ` or ${base.location}` : ''}`);
+  const tokenizer = fromPreTrainedTokenizer(await loadTokenizer(tokSource));
+
+  const ctx: BuildContext = { source: src, open };
+  const section = config.multi_token as MultiTokenSection | undefined;
+  let modalities: Modality[];
+  if (section?.modalities) {
+    modalities = [];
+    for (const mc of section.modalities) {
+      log(`loading modality ${mc.name} (${mc.kind})`);
+      modalities.push(await modalityFromConfig(mc, ctx));
+    }
+  } else if (typeof config.modality_builder === 'string' && config.modality_builder) {
+    modalities = await buildModalities(config.modality_builder, { ...ctx, options: opts.modalityOptions });
+  } else {
+    modalities = [];
+  }
+
+  const projectors = await loadProjectors(src, modalities, lm, lmConfig.hiddenSize, opts);
+  const lmm = new LMM(lm, tokenizer, modalities, projectors, {
+    modelCls: typeof config.model_cls === 'string' ? config.model_cls : undefined,
+    modalityBuilder: typeof config.modality_builder === 'string' ? config.modality_builder : undefined,
+    baseModel: base?.location ?? src.location,
+  });
+
+  if (await src.exists('adapter_config.json')) {
+    const loraCfg = parsePeftAdapterConfig(await readJSON(src, 'adapter_config.json'));
+    log(`applying LoRA adapter (r=${loraCfg.r}, alpha=${loraCfg.loraAlpha})`);
+    const raw = await readWeightFiles(src, { prefix: 'adapter_model' });
+    const tensors = new Map<string, Tensor>([...raw].map(([k, v]) => [k, rawToTensor(v, k)]));
+    lmm.lora = loadLoraWeights(lm, loraCfg, tensors, `${src.location}/adapter_model`);
+    if (opts.mergeLora ?? true) {
+      mergeLora(lm);
+      lmm.lora = null;
+    }
+    for (const t of tensors.values()) t.dispose();
+  }
+  return lmm;
+}
+
+async function loadProjectors(
+  src: ModelSource,
+  modalities: Modality[],
+  lm: LlamaForCausalLM,
+  hidden: number,
+  opts: LoadLMMOptions,
+): Promise<Projector[]> {
+  if (modalities.length === 0) return [];
+  let raw: Map<string, RawTensor> | null = null;
+  if (await hasWeights(src, 'non_lora_trainables')) raw = await readWeightFiles(src, { prefix: 'non_lora_trainables' });
+  if (!raw) {
+    if (!opts.initProjectors) {
+      throw new ModelFileError(`${src.location} has no non_lora_trainables.safetensors (or .bin) with projector weights`);
+    }
+    const rng = new Rng(opts.seed ?? 0);
+    return modalities.map((m) => m.buildProjector(hidden, () => rng.next()));
+  }
+  const proj = new Map<string, RawTensor>();
+  const lmParams = lm.parameters();
+  for (const [key, t] of raw) {
+    const pk = normaliseProjectorKey(key);
+    if (pk) {
+      proj.set(pk, t);
+      continue;
+    }
+    // A full finetune saved by the Python library keeps trained LM weights here too.
+    const lk = normaliseLMKey(key);
+    const v = lmParams.get(lk);
+    if (!v) throw new ModelFileError(`non_lora_trainables in ${src.location}: unexpected weight "${key}"`);
+    const value = rawToTensor(t, key);
+    if (value.shape.join() !== v.shape.join()) throw new ModelFileError(`non_lora_trainables: "${key}" has shape [${value.shape}], model has [${v.shape}]`);
+    v.assign(value);
+    value.dispose();
+  }
+  const store = new WeightStore(proj, `${src.location}/non_lora_trainables`);
+  return modalities.map((m) => projectorFromWeights(m.projectorSpec, (n) => store.get(`${m.name}_lmm_projector.${n}`)));
+}
+

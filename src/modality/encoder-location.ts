@@ -1,0 +1,32 @@
+/**
+ * Where a modality's encoder lives. Builders get a location string from their options (`encoder: 'gte-large'`,
+ * `'/models/gte-large'`, `'https://…/gte-large'`) and must turn it into a `ModelSource`, in Node and in the
+ * browser alike.
+ */
+import { resolveRelative, resolveSource, SubSource, type ModelSource } from '../io/source.js';
+import type { BuildContext } from './registry.js';
+
+const isAbsolute = (where: string) => /^https?:\/\//i.test(where) || where.startsWith('/') || /^[A-Za-z]:[\\/]/.test(where);
+
+/**
+ * Opens an encoder location. URLs and absolute paths open directly (with `ctx.open` when given). A relative
+ * path is first looked for inside the checkpoint (`ctx.source`), so a checkpoint that ships its encoder in a
+ * subfolder is self-contained; if `probe` (a file the encoder must have) is not there, the path is opened on
+ * its own, relative to the working directory or page (a command-line `--encoder ./gte-large`). `''` or `'.'`
+ * means the checkpoint itself.
+ */
+export async function openEncoderSource(where: string, ctx: BuildContext, probe: string): Promise<ModelSource> {
+  const open = ctx.open ?? resolveSource;
+  const clean = where.replace(/^\.\/+/, '').replace(/\/+$/, '');
+  if (clean === '' || clean === '.') {
+    if (!ctx.source) throw new Error(`encoder location "${where}" means the checkpoint folder, but none is being loaded`);
+    return ctx.source;
+  }
+  if (isAbsolute(where)) return open(where);
+  if (ctx.source) {
+    const inside = new SubSource(ctx.source, clean);
+    if (await inside.exists(probe)) return inside;
+    if (!ctx.open) return resolveRelative(ctx.source, clean, open);
+  }
+  return open(where);
+}
