@@ -32,6 +32,12 @@ export interface LlamaConfig {
   mlpBias: boolean;
   /** Mistral's sliding-window attention; null = full causal attention. */
   slidingWindow: number | null;
+  /**
+   * The window each layer actually uses (null = full causal). Mistral: `slidingWindow` on every layer. Qwen2
+   * (with `use_sliding_window`): only the layers `layer_types` marks "sliding_attention", by default those with
+   * index >= `max_window_layers`, as HF's Qwen2Config derives them.
+   */
+  layerSlidingWindows: (number | null)[];
   tieWordEmbeddings: boolean;
   hiddenAct: string;
   bosTokenId: number | null;
@@ -103,12 +109,21 @@ export function parseLlamaConfig(raw: Record<string, unknown>): LlamaConfig {
   const isQwen2 = modelType === 'qwen2';
   const useSliding = modelType === 'mistral' || (isQwen2 && raw.use_sliding_window === true);
   const sw = raw.sliding_window;
+  const slidingWindow = useSliding && typeof sw === 'number' ? sw : null;
+  const numHiddenLayers = num(raw, 'num_hidden_layers');
+  const layerTypes = Array.isArray(raw.layer_types) ? raw.layer_types : null;
+  const maxWindowLayers = isQwen2 ? num(raw, 'max_window_layers', 28) : 0;
+  const layerSlidingWindows = Array.from({ length: numHiddenLayers }, (_, i) => {
+    if (slidingWindow === null || !isQwen2) return slidingWindow;
+    const sliding = layerTypes ? layerTypes[i] === 'sliding_attention' : i >= maxWindowLayers;
+    return sliding ? slidingWindow : null;
+  });
   return {
     modelType: modelType as LlamaConfig['modelType'],
     vocabSize: num(raw, 'vocab_size'),
     hiddenSize,
     intermediateSize: num(raw, 'intermediate_size'),
-    numHiddenLayers: num(raw, 'num_hidden_layers'),
+    numHiddenLayers,
     numAttentionHeads,
     numKeyValueHeads,
     headDim,
@@ -119,7 +134,8 @@ export function parseLlamaConfig(raw: Record<string, unknown>): LlamaConfig {
     qkvBias: isQwen2 || attentionBias,
     oBias: attentionBias,
     mlpBias: raw.mlp_bias === true,
-    slidingWindow: useSliding && typeof sw === 'number' ? sw : null,
+    slidingWindow,
+    layerSlidingWindows,
     tieWordEmbeddings: raw.tie_word_embeddings === true,
     hiddenAct: String(raw.hidden_act ?? 'silu'),
     bosTokenId: typeof raw.bos_token_id === 'number' ? raw.bos_token_id : null,

@@ -132,9 +132,16 @@ export class LlamaForCausalLM {
       }
       const positions = tf.tensor2d(positionsFromMask(fullMask, t), [b, t], 'int32');
       const { cos, sin } = ropeCosSin(positions, this.invFreq);
-      const mask = buildAttentionMask(tf.tensor2d(fullMask, [b, past + t], 'int32'), t, past, this.config.slidingWindow);
+      // One mask per distinct window: Qwen2 can mix full-attention and sliding-window layers.
+      const padding = tf.tensor2d(fullMask, [b, past + t], 'int32');
+      const masks = new Map<number | null, Tensor>();
+      const maskFor = (w: number | null) => {
+        if (!masks.has(w)) masks.set(w, buildAttentionMask(padding, t, past, w));
+        return masks.get(w)!;
+      };
       let x = x0;
       this.layers.forEach((layer, i) => {
+        const mask = maskFor(this.config.layerSlidingWindows[i] ?? null);
         x = layer.apply(x, cos, sin, mask, cache ? cache.layers[i] : null, training);
       });
       const hidden = this.norm.apply(x);
