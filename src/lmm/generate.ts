@@ -26,6 +26,10 @@ export interface LMMStreamStep {
 
 export interface LMMGeneration {
   text: string;
+  /** Prompt token ids; modality placeholder positions hold negative ids (-(modality index + 1)). */
+  promptIds: number[];
+  /** Generated token ids, the stop token included when one ended the row. */
+  outputIds: number[];
   finishReason: 'stop' | 'length';
   promptTokens: number;
   completionTokens: number;
@@ -77,7 +81,7 @@ export async function* streamGenerate(
   const decoders = encoded.map(() => new IncrementalDecoder((x) => lmm.tokenizer.decode(x, true)));
   const filters = encoded.map(() => new StopStringFilter(opts.stop ?? []));
   const reasons: (null | 'stop' | 'length')[] = encoded.map(() => null);
-  const counts = encoded.map(() => 0);
+  const outIds: number[][] = encoded.map(() => []);
   const texts = encoded.map(() => '');
   // A row may not run past the context: cap its new tokens by what is left.
   const budget = Math.max(1, Math.min(maxNew, maxLength - T));
@@ -90,7 +94,7 @@ export async function* streamGenerate(
     for await (const step of gen) {
       const deltas = step.tokens.map((tok, i) => {
         if (tok === null || reasons[i] !== null) return '';
-        counts[i]++;
+        outIds[i].push(tok);
         let d = '';
         if (stopIds.includes(tok)) {
           reasons[i] = 'stop';
@@ -115,8 +119,10 @@ export async function* streamGenerate(
   return encoded.map((e, i) => ({
     text: texts[i],
     finishReason: reasons[i] ?? 'length',
+    promptIds: e.inputIds,
+    outputIds: outIds[i],
     promptTokens: e.inputIds.length,
-    completionTokens: counts[i],
+    completionTokens: outIds[i].length,
   }));
 }
 

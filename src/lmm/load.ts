@@ -29,6 +29,13 @@ export interface LoadLMMOptions {
   mergeLora?: boolean;
   /** Options for `modality_builder` when the checkpoint has no `multi_token` section (Python checkpoints). */
   modalityOptions?: Record<string, unknown>;
+  /**
+   * Builds these modalities when the checkpoint names none (training a plain LM: the seed's
+   * `--modality_builder`). Ignored for checkpoints that already list modalities.
+   */
+  modalityBuilder?: string;
+  /** Projector weights from this file instead of the checkpoint (the seed's `--pretrained_projectors_path`). */
+  projectorWeights?: Map<string, RawTensor>;
   /** Start projectors from scratch when the checkpoint has none (training from a plain LM). */
   initProjectors?: boolean;
   /** Seed for `initProjectors`. */
@@ -90,6 +97,8 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
     }
   } else if (typeof config.modality_builder === 'string' && config.modality_builder) {
     modalities = await buildModalities(config.modality_builder, { ...ctx, options: opts.modalityOptions });
+  } else if (opts.modalityBuilder) {
+    modalities = await buildModalities(opts.modalityBuilder, { ...ctx, options: opts.modalityOptions });
   } else {
     modalities = [];
   }
@@ -97,7 +106,7 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
   const projectors = await loadProjectors(src, modalities, lm, lmConfig.hiddenSize, opts);
   const lmm = new LMM(lm, tokenizer, modalities, projectors, {
     modelCls: typeof config.model_cls === 'string' ? config.model_cls : undefined,
-    modalityBuilder: typeof config.modality_builder === 'string' ? config.modality_builder : undefined,
+    modalityBuilder: typeof config.modality_builder === 'string' ? config.modality_builder : opts.modalityBuilder,
     baseModel: base?.location ?? src.location,
   });
 
@@ -124,8 +133,8 @@ async function loadProjectors(
   opts: LoadLMMOptions,
 ): Promise<Projector[]> {
   if (modalities.length === 0) return [];
-  let raw: Map<string, RawTensor> | null = null;
-  if (await hasWeights(src, 'non_lora_trainables')) raw = await readWeightFiles(src, { prefix: 'non_lora_trainables' });
+  let raw: Map<string, RawTensor> | null = opts.projectorWeights ?? null;
+  if (!raw && (await hasWeights(src, 'non_lora_trainables'))) raw = await readWeightFiles(src, { prefix: 'non_lora_trainables' });
   if (!raw) {
     if (!opts.initProjectors) {
       throw new ModelFileError(`${src.location} has no non_lora_trainables.safetensors (or .bin) with projector weights`);

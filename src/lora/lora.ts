@@ -32,8 +32,9 @@ export interface HasLinears {
  * Attaches fresh adapters to every matching linear layer; returns them by module name. Throws when nothing
  * matches (a typo in target_modules would otherwise train nothing).
  */
-export function applyLora(model: HasLinears, config: LoraConfig, seed = 0): Map<string, LoraAdapter> {
-  const rng = new Rng(seed);
+export function applyLora(model: HasLinears, config: LoraConfig, seed: number | Rng = 0): Map<string, LoraAdapter> {
+  // One generator for init and for every adapter's dropout masks, so a trainer can checkpoint its state.
+  const rng = typeof seed === 'number' ? new Rng(seed) : seed;
   const out = new Map<string, LoraAdapter>();
   for (const [name, layer] of model.linears()) {
     if (!matches(name, config.targetModules)) continue;

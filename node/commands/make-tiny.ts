@@ -1,0 +1,87 @@
+/**
+ * `multi-token make-tiny`: writes tiny random checkpoints in exact Hugging Face format (language models,
+ * encoders, or a complete multimodal checkpoint). Tests, examples and the quick start use these: nothing is
+ * ever downloaded.
+ */
+import type { Command } from 'commander';
+import { makeTinyLMFiles } from '../../src/tiny/tiny-lmm.js';
+import { makeTinyMultimodalFiles, TINY_MODALITIES, type TinyModality } from '../../src/tiny/tiny-multimodal.js';
+import { makeTinyClipVision } from '../../src/tiny/tiny-clip.js';
+import { makeTinyWhisperEncoder } from '../../src/tiny/tiny-whisper.js';
+import { makeTinyBert } from '../../src/tiny/tiny-bert.js';
+import { isChatStyle } from '../../src/tiny/chat-templates.js';
+import { writeDirAtomic } from '../atomic-write.js';
+import { initRuntime } from '../runtime.js';
+import { int } from './options.js';
+
+const ARCHS = ['llama', 'mistral', 'qwen2', 'clip-vision', 'whisper-encoder', 'bert'] as const;
+
+export interface MakeTinyOptions {
+  out: string;
+  arch: string;
+  style?: string;
+  seed: number;
+  hidden_size?: number;
+  intermediate_size?: number;
+  layers?: number;
+  heads?: number;
+  kv_heads?: number;
+  vocab_size?: number;
+  lmm?: boolean;
+  modalities?: string;
+  image_size?: number;
+  backend?: string;
+}
+
+/** Builds the file set for the options (exported for tests and the quick start). */
+export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Array | string>> {
+  if (!(ARCHS as readonly string[]).includes(o.arch)) throw new Error(`--arch must be one of ${ARCHS.join(', ')}`);
+  if (o.style !== undefined && !isChatStyle(o.style)) throw new Error(`--style must be one of mistral, llama3, chatml, zephyr`);
+  if (o.arch === 'clip-vision') return makeTinyClipVision({ seed: o.seed, hiddenSize: o.hidden_size, layers: o.layers, imageSize: o.image_size });
+  if (o.arch === 'whisper-encoder') return makeTinyWhisperEncoder({ seed: o.seed, dModel: o.hidden_size, layers: o.layers });
+  if (o.arch === 'bert') return makeTinyBert({ seed: o.seed, hiddenSize: o.hidden_size, layers: o.layers });
+  const lm = {
+    arch: o.arch as 'llama' | 'mistral' | 'qwen2',
+    style: o.style as never,
+    seed: o.seed,
+    hiddenSize: o.hidden_size,
+    intermediateSize: o.intermediate_size,
+    numHiddenLayers: o.layers,
+    numAttentionHeads: o.heads,
+    numKeyValueHeads: o.kv_heads,
+    vocabSize: o.vocab_size,
+  };
+  if (!o.lmm) return makeTinyLMFiles(lm);
+  const mods = (o.modalities ?? 'vector').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const m of mods) {
+    if (!(TINY_MODALITIES as readonly string[]).includes(m)) throw new Error(`unknown modality "${m}" (choose from ${TINY_MODALITIES.join(', ')})`);
+  }
+  return makeTinyMultimodalFiles({ ...lm, modalities: mods as TinyModality[], imageSize: o.image_size });
+}
+
+export function registerMakeTiny(program: Command): void {
+  program
+    .command('make-tiny')
+    .description('write a tiny random checkpoint in Hugging Face format (LM, encoder, or multimodal with --lmm)')
+    .requiredOption('--out <dir>', 'output folder (written atomically)')
+    .option('--arch <arch>', `one of ${ARCHS.join(', ')}`, 'llama')
+    .option('--style <style>', 'chat template: mistral | llama3 | chatml | zephyr (default by arch)')
+    .option('--seed <n>', 'random seed', int, 0)
+    .option('--hidden_size <n>', 'hidden size', int)
+    .option('--intermediate_size <n>', 'MLP size', int)
+    .option('--layers <n>', 'number of layers', int)
+    .option('--heads <n>', 'attention heads', int)
+    .option('--kv_heads <n>', 'key/value heads (GQA)', int)
+    .option('--vocab_size <n>', 'tokenizer vocabulary size', int)
+    .option('--lmm', 'a complete multimodal checkpoint (LM + encoders + projectors)')
+    .option('--modalities <list>', `with --lmm: comma-separated, from ${TINY_MODALITIES.join(', ')}`, 'vector')
+    .option('--image_size <n>', 'tiny CLIP image size', int)
+    .option('--backend <name>', 'tfjs backend')
+    .action(async (o: MakeTinyOptions) => {
+      await initRuntime({ backend: o.backend, quiet: true });
+      const files = await tinyFiles(o);
+      await writeDirAtomic(o.out, files);
+      const bytes = [...files.values()].reduce((s, v) => s + (typeof v === 'string' ? v.length : v.byteLength), 0);
+      process.stdout.write(`wrote ${files.size} files (${(bytes / 1024).toFixed(0)} KiB) to ${o.out}\n`);
+    });
+}

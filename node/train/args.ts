@@ -1,0 +1,97 @@
+/**
+ * `multi-token train` arguments, named as the seed's `scripts/train_model.py` (HF `TrainingArguments` +
+ * its own), so the seed README's commands carry over.
+ */
+export interface TrainArgs {
+  model_name_or_path: string;
+  model_cls?: string;
+  modality_builder?: string;
+  /** JSON options for the builder, e.g. '{"encoder": "/models/clip"}'. */
+  modality_options?: string;
+  dataset_path: string;
+  output_dir: string;
+  pretrain_projectors: boolean;
+  lora_enable: boolean;
+  lora_r: number;
+  lora_alpha: number;
+  lora_dropout: number;
+  /** 'all' (every linear layer, as the seed), 'attention' (q/k/v/o), or a comma list of module names. */
+  lora_target_modules: string;
+  pretrained_projectors_path?: string;
+  num_train_epochs: number;
+  max_steps: number;
+  per_device_train_batch_size: number;
+  gradient_accumulation_steps: number;
+  model_max_length: number;
+  learning_rate: number;
+  weight_decay: number;
+  warmup_ratio: number;
+  warmup_steps: number;
+  lr_scheduler_type: string;
+  max_grad_norm: number;
+  save_steps: number;
+  save_total_limit: number;
+  logging_steps: number;
+  seed: number;
+  resume_from_checkpoint?: string;
+  skip_bad_rows: boolean;
+  feature_cache?: string;
+  backend?: string;
+  /** Write weights as F16/BF16 to halve checkpoint size. */
+  save_dtype: 'F32' | 'F16' | 'BF16';
+  /** Show the progress bar (default: when stderr is a terminal). */
+  progress?: boolean;
+}
+
+export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_path' | 'output_dir'> = {
+  pretrain_projectors: false,
+  lora_enable: false,
+  lora_r: 64,
+  lora_alpha: 16,
+  lora_dropout: 0.05,
+  lora_target_modules: 'all',
+  num_train_epochs: 3,
+  max_steps: -1,
+  per_device_train_batch_size: 8,
+  gradient_accumulation_steps: 1,
+  model_max_length: 512,
+  learning_rate: 5e-5,
+  weight_decay: 0,
+  warmup_ratio: 0,
+  warmup_steps: 0,
+  lr_scheduler_type: 'linear',
+  max_grad_norm: 1,
+  save_steps: 500,
+  save_total_limit: 0,
+  logging_steps: 10,
+  seed: 42,
+  skip_bad_rows: false,
+  save_dtype: 'F32',
+};
+
+/**
+ * Flags that only mean something to DeepSpeed / the HF Trainer on GPUs. Accepted so the seed's command lines
+ * run unchanged, each with a one-line note that it is ignored here.
+ */
+export const IGNORED_FLAGS: Record<string, string> = {
+  deepspeed: 'no DeepSpeed here (single process)',
+  bf16: 'weights train in float32 (use --save_dtype BF16 to save in bf16)',
+  fp16: 'weights train in float32 (use --save_dtype F16 to save in fp16)',
+  tf32: 'not applicable to tfjs',
+  gradient_checkpointing: 'tfjs keeps activations; reduce batch size or model_max_length instead',
+  per_device_eval_batch_size: 'no evaluation during training',
+  evaluation_strategy: 'no evaluation during training',
+  eval_strategy: 'no evaluation during training',
+  save_strategy: 'checkpoints every --save_steps',
+  dataloader_num_workers: 'data loads in-process',
+  report_to: 'logs go to train_log.jsonl and loss.svg',
+  bits: 'no quantised training',
+  double_quant: 'no quantised training',
+  quant_type: 'no quantised training',
+  cache_dir: 'nothing is downloaded',
+  remove_unused_columns: 'not applicable',
+  optim: 'the optimizer is AdamW (adamw_torch)',
+  lora_bias: 'LoRA without bias (PEFT bias="none")',
+  lora_weight_path: 'not supported; resume with --resume_from_checkpoint',
+  lazy_preprocess: 'rows are tokenised up front',
+};
