@@ -5,11 +5,15 @@
 import { setLocalSourceFactory } from '../src/io/source.js';
 import { FolderSource } from './folder-source.js';
 import { useNodeOnnxRuntime } from './onnx-session.js';
+import { setDefaultLoadBytes } from '../src/io/default-loader.js';
+import { localLoader } from './media-local.js';
 
 setLocalSourceFactory((p) => new FolderSource(p));
 useNodeOnnxRuntime();
+setDefaultLoadBytes(localLoader());
 
 export * from '../src/index.js';
 export { FolderSource, openSource } from './folder-source.js';
 export { selectNodeBackend } from './backend.js';
 export { writeFileAtomic, writeDirAtomic } from './atomic-write.js';
+export { localLoader } from './media-local.js';

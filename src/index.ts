@@ -5,6 +5,7 @@
 import './modality/builtins.js';
 
 export { tf } from './tf.js';
+export type { Tensor, Variable } from './tf.js';
 export { selectBrowserBackend, describeSelection, type BackendName } from './backend.js';
 
 export { MemorySource, UrlSource, SubSource, resolveSource, setLocalSourceFactory, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
@@ -12,6 +13,7 @@ export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, Saf
 export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
 export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';
 export { loadTokenizer } from './io/tokenizer.js';
+export { setDefaultLoadBytes, type LoadBytes } from './io/default-loader.js';
 
 export { parseLlamaConfig, type LlamaConfig } from './lm/config.js';
 export { LlamaForCausalLM } from './lm/llama.js';

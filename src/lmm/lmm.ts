@@ -11,6 +11,7 @@ import { mergeEmbeddings } from '../splice/splice.js';
 import type { SpliceLayout } from '../splice/layout.js';
 import type { LoraAdapter } from '../lora/lora-linear.js';
 import { loraParameters } from '../lora/lora.js';
+import { defaultLoadBytes } from '../io/default-loader.js';
 
 /** Where the checkpoint came from, written back into config.json and the model card. */
 export interface LMMMeta {
@@ -62,7 +63,8 @@ export class LMM {
   }
 
   /** Preprocesses every row's items, `[modality][row]` → modality-specific data (CPU). */
-  async preprocess(items: unknown[][][], rowIds: string[], ctx: Omit<PreprocessContext, 'rowId'> = {}): Promise<unknown[][]> {
+  async preprocess(items: unknown[][][], rowIds: string[], context: Omit<PreprocessContext, 'rowId'> = {}): Promise<unknown[][]> {
+    const ctx = { ...context, loadBytes: context.loadBytes ?? defaultLoadBytes() ?? undefined };
     return Promise.all(
       this.modalities.map((m, mi) =>
         Promise.all(
