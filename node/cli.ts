@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { registerMakeTiny } from './commands/make-tiny.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
+import { registerDatasetCommands } from './dataset/commands.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerMakeTiny(program);
   registerGenerate(program);
   registerTrain(program);
+  registerDatasetCommands(program);
   return program;
 }
 

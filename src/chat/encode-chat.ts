@@ -1,7 +1,7 @@
 import type { Modality } from '../modality/modality.js';
 import { RowError } from '../modality/modality.js';
 import type { PlaceholderRun } from '../splice/layout.js';
-import { IGNORE_INDEX } from '../lm/loss.js';
+import { IGNORE_INDEX } from '../constants.js';
 import type { ChatMessage, ChatTokenizer } from './chat-tokenizer.js';
 
 /** A dataset row in the seed's schema: `{id, messages, <dataKey>: [...]}`. */

@@ -1,5 +1,5 @@
 import type { EncodedChat } from '../chat/encode-chat.js';
-import { IGNORE_INDEX } from '../lm/loss.js';
+import { IGNORE_INDEX } from '../constants.js';
 import { buildSpliceLayout, type SpliceLayout } from '../splice/layout.js';
 
 /** A padded training batch, ready for `LMM.forward`. */

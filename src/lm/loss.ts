@@ -1,7 +1,8 @@
 import { tf, type Tensor } from '../tf.js';
 
-/** Label value that contributes nothing to the loss (PyTorch's `ignore_index`, the seed's IGNORE_INDEX). */
-export const IGNORE_INDEX = -100;
+import { IGNORE_INDEX } from '../constants.js';
+
+export { IGNORE_INDEX };
 
 /**
  * Next-token cross-entropy: logits at position t predict labels at t+1; labels equal to `IGNORE_INDEX` are

@@ -1,0 +1,164 @@
+/**
+ * `multi-token dataset synth-shapes`: writes the synthetic shapes dataset (see `src/data/shapes.ts`) to a
+ * folder:
+ *
+ * ```
+ * DIR/info.json                 generator settings (seed, sizes, mix) — rerunning them reproduces DIR byte for byte
+ * DIR/train.jsonl, test.jsonl   rows in the seed's schema; image paths relative to DIR ("images/…png")
+ * DIR/meta.jsonl                {id, split, question_type, answer, images: [{file, shapes}]} per row, for evaluation
+ * DIR/images/*.png              the pictures (test pictures never repeat a training picture)
+ * DIR/train_audio.jsonl, test_audio.jsonl, audio/*.wav   with --audio (`speech_audios`, `<speech>`)
+ * ```
+ *
+ * Rows carry no extra fields (the schema check rejects unknown keys); everything an evaluator needs is in
+ * meta.jsonl.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { generateShapesExamples, renderScene, shapesRow, DEFAULT_MIX, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
+import { COLOUR_TONES_HZ, encodeWav16, generateAudioExamples, synthBeeps, type AudioExample } from '../../src/data/shapes-audio.js';
+import type { PlainRow } from '../../src/data/arrow-rows.js';
+import { toJsonl } from './write-dataset.js';
+
+export interface SynthShapesOptions {
+  out: string;
+  /** Training rows. */
+  n: number;
+  seed: number;
+  /** Canvas size in pixels. Default 64. */
+  imageSize?: number;
+  /** Held-out rows. Default max(20, round(n / 10)). */
+  nTest?: number;
+  /** Question-type weights; default `DEFAULT_MIX`. */
+  mix?: Partial<Record<QuestionType, number>>;
+  /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
+  audio?: boolean;
+  /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
+  absolutePaths?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface SynthShapesReport {
+  out: string;
+  rows: { train: number; test: number; trainAudio: number; testAudio: number };
+  images: number;
+  audioFiles: number;
+  /** Rows per question type per split. */
+  types: Record<string, Record<string, number>>;
+  notes: string[];
+}
+
+const INFO_FILE = 'info.json';
+const GENERATOR = 'multi-token synth-shapes';
+
+/** A distinct stream for the held-out split (golden-ratio offset), so test pictures are not train pictures. */
+function testSeed(seed: number): number {
+  return (seed + 0x9e3779b9) >>> 0;
+}
+
+function pngBytes(ex: ShapesExample, k: number): Buffer {
+  const img = renderScene(ex.scenes[k]);
+  const png = new PNG({ width: img.width, height: img.height });
+  png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  return PNG.sync.write(png, { colorType: 2 }); // RGB: the pictures are opaque
+}
+
+/** Clears what an earlier run wrote; refuses a non-empty folder that synth-shapes did not make. */
+async function prepareOut(out: string): Promise<void> {
+  if (existsSync(out)) {
+    const names = await readdir(out);
+    if (names.length > 0) {
+      const info = names.includes(INFO_FILE) ? JSON.parse(await readFile(path.join(out, INFO_FILE), 'utf8')) : null;
+      if (info?.generator !== GENERATOR) {
+        throw new Error(`synth-shapes: ${out} is not empty and was not made by synth-shapes; choose an empty or new folder`);
+      }
+      for (const n of names) await rm(path.join(out, n), { recursive: true, force: true });
+    }
+  }
+  await mkdir(path.join(out, 'images'), { recursive: true });
+}
+
+function espeakAvailable(): boolean {
+  const r = spawnSync('espeak-ng', ['--version'], { stdio: 'ignore' });
+  return !r.error && r.status === 0;
+}
+
+async function writeAudio(file: string, ex: AudioExample): Promise<void> {
+  if (ex.tones) {
+    await writeFile(file, encodeWav16(synthBeeps(COLOUR_TONES_HZ[ex.tones.colour], ex.tones.count)));
+    return;
+  }
+  const r = spawnSync('espeak-ng', ['-v', 'en', '-w', file, ex.spoken!], { stdio: ['ignore', 'ignore', 'pipe'] });
+  if (r.error || r.status !== 0) throw new Error(`espeak-ng failed for "${ex.spoken}": ${r.error?.message ?? r.stderr?.toString().trim()}`);
+}
+
+/** Generates the dataset into `opts.out` (see the module comment). Deterministic from the options. */
+export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapesReport> {
+  const log = opts.log ?? (() => {});
+  const size = opts.imageSize ?? 64;
+  if (!Number.isInteger(opts.n) || opts.n < 1) throw new Error(`synth-shapes: --n must be a positive integer (got ${opts.n})`);
+  if (!Number.isInteger(size) || size < 32) throw new Error(`synth-shapes: --image_size must be an integer ≥ 32 (got ${size})`);
+  const nTest = opts.nTest ?? Math.max(20, Math.round(opts.n / 10));
+  const mix = opts.mix ?? DEFAULT_MIX;
+  const out = path.resolve(opts.out);
+  await prepareOut(out);
+  const media = (rel: string) => (opts.absolutePaths ? path.join(out, rel) : rel);
+
+  const seen = new Set<string>();
+  const splits = {
+    train: generateShapesExamples({ seed: opts.seed, n: opts.n, size, mix, seen }),
+    test: generateShapesExamples({ seed: testSeed(opts.seed), n: nTest, size, mix, seen }),
+  };
+  const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
+  const meta: PlainRow[] = [];
+  for (const [split, examples] of Object.entries(splits)) {
+    const rows: PlainRow[] = [];
+    const counts: Record<string, number> = (report.types[split] = {});
+    for (const [i, ex] of examples.entries()) {
+      const id = `shapes-${split}-${String(i).padStart(6, '0')}`;
+      const files = ex.scenes.map((_, k) => `images/${id}-${k}.png`);
+      for (const [k, f] of files.entries()) await writeFile(path.join(out, f), pngBytes(ex, k));
+      report.images += files.length;
+      rows.push(shapesRow(id, ex, files.map(media)));
+      meta.push({ id, split, question_type: ex.questionType, answer: ex.answer, images: files.map((file, k) => ({ file, shapes: ex.scenes[k].shapes })) });
+      counts[ex.questionType] = (counts[ex.questionType] ?? 0) + 1;
+    }
+    await writeFile(path.join(out, `${split}.jsonl`), toJsonl(rows));
+    report.rows[split as 'train' | 'test'] = rows.length;
+    log(`${split}: ${rows.length} rows, ${Object.entries(counts).map(([t, c]) => `${t} ${c}`).join(', ')}`);
+  }
+
+  let spoken = false;
+  if (opts.audio) {
+    spoken = espeakAvailable();
+    if (!spoken) report.notes.push('espeak-ng not found: spoken shape names skipped, tone rows only');
+    await mkdir(path.join(out, 'audio'), { recursive: true });
+    const audioSplits = {
+      train: generateAudioExamples({ seed: opts.seed ^ 0x5bd1e995, n: Math.max(1, Math.round(opts.n / 4)), spoken }),
+      test: generateAudioExamples({ seed: testSeed(opts.seed) ^ 0x5bd1e995, n: Math.max(1, Math.round(nTest / 4)), spoken }),
+    };
+    for (const [split, examples] of Object.entries(audioSplits)) {
+      const rows: PlainRow[] = [];
+      for (const [i, ex] of examples.entries()) {
+        const id = `shapes-audio-${split}-${String(i).padStart(6, '0')}`;
+        const file = `audio/${id}.wav`;
+        await writeAudio(path.join(out, file), ex);
+        rows.push({ id, messages: [{ role: 'user', content: ex.question }, { role: 'assistant', content: ex.answer }], speech_audios: [media(file)] });
+        meta.push({ id, split, question_type: ex.questionType, answer: ex.answer, audio: { file, ...(ex.tones ?? { spoken: ex.spoken }) } });
+      }
+      report.audioFiles += rows.length;
+      report.rows[split === 'train' ? 'trainAudio' : 'testAudio'] = rows.length;
+      await writeFile(path.join(out, `${split}_audio.jsonl`), toJsonl(rows));
+    }
+    log(`audio: ${report.rows.trainAudio} train / ${report.rows.testAudio} test rows (${spoken ? 'tones and spoken names' : 'tones'})`);
+  }
+
+  await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths };
+  await writeFile(path.join(out, INFO_FILE), JSON.stringify(info, null, 2) + '\n');
+  for (const note of report.notes) log(`note: ${note}`);
+  return report;
+}

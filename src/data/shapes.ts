@@ -1,0 +1,216 @@
+/**
+ * The synthetic shapes dataset: random scenes of coloured shapes and question–answer pairs about them, in
+ * the seed's row schema. Deterministic from a seed (mulberry32), isomorphic (the browser demo draws example
+ * pictures with it too). Designed so a tiny LMM can learn it: colour and shape questions use one large shape
+ * per picture, colours are far apart, and each answer type has one fixed wording ("Red.", "A circle.",
+ * "Three.", "The first image.", "Yes."), while questions vary.
+ */
+import { Rng } from '../lm/sampling.js';
+import { BOUND, COLOUR_NAMES, SHAPE_KINDS, type ColourName, type Scene, type ShapeKind, type ShapeSpec } from './shapes-raster.js';
+
+export * from './shapes-raster.js';
+
+export const QUESTION_TYPES = ['caption', 'colour', 'shape', 'count', 'compare', 'exists'] as const;
+export type QuestionType = (typeof QUESTION_TYPES)[number];
+
+/** Relative frequency of each question type; colour and shape get the most rows, as the demo is judged on them. */
+export const DEFAULT_MIX: Readonly<Record<QuestionType, number>> = { caption: 2, colour: 3, shape: 3, count: 2, compare: 1, exists: 1 };
+
+/** One generated conversation: the question (with one `<image>` per scene), the answer, and the scenes. */
+export interface ShapesExample {
+  questionType: QuestionType;
+  question: string;
+  answer: string;
+  scenes: Scene[];
+}
+
+const NUMBER_WORDS = ['Zero', 'One', 'Two', 'Three', 'Four'];
+
+const QUESTIONS: Record<QuestionType, string[]> = {
+  caption: ['Describe <image>', 'What is in <image>?', 'Write a caption for <image>.', '<image>\nDescribe the picture.'],
+  colour: ['What colour is the shape in <image>?', 'What color is the shape in <image>?', '<image>\nWhat colour is this shape?', 'Which colour does the shape in <image> have?'],
+  shape: ['What shape is in <image>?', 'What shape is shown in <image>?', '<image>\nWhat shape is this?', 'Name the shape in <image>.'],
+  count: ['How many shapes are in <image>?', 'How many shapes are there in <image>?', 'Count the shapes in <image>.', '<image>\nHow many shapes do you see?'],
+  compare: ['Which image has the {target}, <image> or <image>?', 'Which image shows the {target}: <image> or <image>?', '<image> <image>\nWhich image has the {target}, the first or the second?'],
+  exists: ['Is there a {target} in <image>?', 'Does <image> contain a {target}?', '<image>\nIs there a {target} in this picture?'],
+};
+
+function pick<T>(rng: Rng, items: readonly T[]): T {
+  return items[Math.floor(rng.next() * items.length)];
+}
+
+function uniform(rng: Rng, lo: number, hi: number): number {
+  return lo + (hi - lo) * rng.next();
+}
+
+/** Rounds to 1/8 px so scene descriptions (and meta.jsonl) stay short and exact. */
+function q(v: number): number {
+  return Math.round(v * 8) / 8;
+}
+
+/** "a red circle" / "an orange star". */
+export function nounPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
+  return `${/^[aeiou]/.test(s.colour) ? 'an' : 'a'} ${s.colour} ${s.kind}`;
+}
+
+/** The caption of a scene: its shapes from left to right, e.g. "A red circle and a blue square." */
+export function describeScene(scene: Scene): string {
+  const parts = [...scene.shapes].sort((a, b) => a.cx - b.cx).map(nounPhrase);
+  const text = parts.length <= 2 ? parts.join(' and ') : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
+  return `${text[0].toUpperCase()}${text.slice(1)}.`;
+}
+
+export interface SceneOptions {
+  /** Fixed colour / kind for the first shape (used to plant a target). */
+  first?: { colour: ColourName; kind: ShapeKind };
+}
+
+/**
+ * A random scene with `count` shapes that do not touch. One shape is large (radius 22–32% of the canvas);
+ * several are smaller (9–13%) so four fit.
+ */
+export function sampleScene(rng: Rng, size: number, count: number, opts: SceneOptions = {}): Scene {
+  const [lo, hi] = count === 1 ? [0.22, 0.32] : [0.09, 0.13];
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 1000) throw new Error(`cannot place ${count} shapes on a ${size}px canvas`);
+    const shapes: ShapeSpec[] = [];
+    for (let k = 0; k < count && shapes.length === k; k++) {
+      const r = q(uniform(rng, lo, hi) * size);
+      const margin = BOUND * r + 1;
+      for (let tries = 0; tries < 50; tries++) {
+        const cx = q(uniform(rng, margin, size - margin));
+        const cy = q(uniform(rng, margin, size - margin));
+        if (shapes.every((o) => Math.hypot(o.cx - cx, o.cy - cy) >= BOUND * (o.r + r) + 2)) {
+          const base = k === 0 && opts.first ? opts.first : { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
+          shapes.push({ kind: base.kind, colour: base.colour, cx, cy, r });
+          break;
+        }
+      }
+    }
+    if (shapes.length === count) return { size, shapes };
+  }
+}
+
+/** A stable text key of a scene, to keep held-out pictures out of the training split. */
+export function sceneKey(scene: Scene): string {
+  return scene.shapes.map((s) => `${s.kind}:${s.colour}:${s.cx}:${s.cy}:${s.r}`).join('|');
+}
+
+function hasTarget(scene: Scene, t: { colour: ColourName; kind: ShapeKind }): boolean {
+  return scene.shapes.some((s) => s.colour === t.colour && s.kind === t.kind);
+}
+
+/** A colour/kind pair that differs from `t` in colour, kind or both ("near misses" teach both attributes). */
+function otherTarget(rng: Rng, t: { colour: ColourName; kind: ShapeKind }): { colour: ColourName; kind: ShapeKind } {
+  const mode = Math.floor(rng.next() * 3);
+  const colour = mode === 1 ? t.colour : pick(rng, COLOUR_NAMES.filter((c) => c !== t.colour));
+  const kind = mode === 0 ? t.kind : pick(rng, SHAPE_KINDS.filter((k) => k !== t.kind));
+  return { colour, kind };
+}
+
+/** Generates one example of the given type on `size`-pixel canvases. */
+export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesExample {
+  let question = pick(rng, QUESTIONS[type]);
+  let scenes: Scene[];
+  let answer: string;
+  switch (type) {
+    case 'caption':
+      scenes = [sampleScene(rng, size, 1 + Math.floor(rng.next() * 3))];
+      answer = describeScene(scenes[0]);
+      break;
+    case 'colour':
+    case 'shape': {
+      scenes = [sampleScene(rng, size, 1)];
+      const s = scenes[0].shapes[0];
+      answer = type === 'colour' ? `${s.colour[0].toUpperCase()}${s.colour.slice(1)}.` : `A ${s.kind}.`;
+      break;
+    }
+    case 'count': {
+      const n = 1 + Math.floor(rng.next() * 4);
+      scenes = [sampleScene(rng, size, n)];
+      answer = `${NUMBER_WORDS[n]}.`;
+      break;
+    }
+    case 'compare': {
+      const target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
+      const firstHasIt = rng.next() < 0.5;
+      const withIt = sampleScene(rng, size, 1, { first: target });
+      const without = sampleScene(rng, size, 1, { first: otherTarget(rng, target) });
+      scenes = firstHasIt ? [withIt, without] : [without, withIt];
+      question = question.replace('{target}', `${target.colour} ${target.kind}`);
+      answer = firstHasIt ? 'The first image.' : 'The second image.';
+      break;
+    }
+    case 'exists': {
+      const target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
+      const yes = rng.next() < 0.5;
+      const n = 1 + Math.floor(rng.next() * 2);
+      let scene = sampleScene(rng, size, n, { first: yes ? target : otherTarget(rng, target) });
+      while (!yes && hasTarget(scene, target)) scene = sampleScene(rng, size, n, { first: otherTarget(rng, target) });
+      scenes = [scene];
+      question = question.replace('{target}', `${target.colour} ${target.kind}`);
+      answer = yes ? 'Yes.' : 'No.';
+      break;
+    }
+  }
+  return { questionType: type, question, answer, scenes };
+}
+
+/** The question types to cycle through for a mix: each type `weight` times, reshuffled every cycle. */
+function schedule(rng: Rng, mix: Partial<Record<QuestionType, number>>): () => QuestionType {
+  const cycle: QuestionType[] = [];
+  for (const t of QUESTION_TYPES) for (let k = 0; k < (mix[t] ?? 0); k++) cycle.push(t);
+  if (cycle.length === 0) throw new Error('synth-shapes: the question mix selects no question type');
+  let order: QuestionType[] = [];
+  return () => {
+    if (order.length === 0) {
+      order = [...cycle];
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(rng.next() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+    }
+    return order.pop()!;
+  };
+}
+
+export interface GenerateShapesOptions {
+  seed: number;
+  n: number;
+  size: number;
+  /** Question-type weights (non-negative integers); default `DEFAULT_MIX`. */
+  mix?: Partial<Record<QuestionType, number>>;
+  /** Scene keys that must not be reused (the other split's); new keys are added to it. */
+  seen?: Set<string>;
+}
+
+/**
+ * `n` examples, deterministic from `seed`. Types follow the mix in exact proportions per cycle. With `seen`,
+ * no picture repeats one already in the set, which keeps a held-out split's images new.
+ */
+export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExample[] {
+  const rng = new Rng(opts.seed);
+  const next = schedule(rng, opts.mix ?? DEFAULT_MIX);
+  const seen = opts.seen ?? new Set<string>();
+  const out: ShapesExample[] = [];
+  while (out.length < opts.n) {
+    const type = next();
+    let ex = makeExample(rng, type, opts.size);
+    while (ex.scenes.some((s) => seen.has(sceneKey(s)))) ex = makeExample(rng, type, opts.size);
+    for (const s of ex.scenes) seen.add(sceneKey(s));
+    out.push(ex);
+  }
+  return out;
+}
+
+/** A dataset row in the seed's schema for an example whose pictures are stored at `images`. */
+export function shapesRow(id: string, ex: ShapesExample, images: string[]): { id: string; messages: { role: string; content: string }[]; images: string[] } {
+  return {
+    id,
+    messages: [
+      { role: 'user', content: ex.question },
+      { role: 'assistant', content: ex.answer },
+    ],
+    images,
+  };
+}

@@ -1,0 +1,154 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { synthShapes } from '../node/dataset/synth-shapes.js';
+import { readDataset } from '../node/dataset/read-dataset.js';
+import { validateRows, modalityKeysForBuilder } from '../src/data/validate.js';
+import { describeScene, renderScene, sceneKey, SHAPE_COLOURS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
+import { COLOUR_TONES_HZ, synthBeeps, AUDIO_SAMPLE_RATE } from '../src/data/shapes-audio.js';
+
+interface Meta {
+  id: string;
+  split: string;
+  question_type: string;
+  answer: string;
+  images?: { file: string; shapes: ShapeSpec[] }[];
+  audio?: { file: string; colour?: keyof typeof SHAPE_COLOURS; count?: number };
+}
+
+let root = '';
+let dirA = '';
+test.before(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'mt-data-shapes-'));
+  dirA = path.join(root, 'a');
+  await synthShapes({ out: dirA, n: 24, nTest: 12, seed: 5, audio: true });
+});
+test.after(() => rm(root, { recursive: true, force: true }));
+
+async function listFiles(dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = path.join(prefix, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    else out.push(rel);
+  }
+  return out.sort();
+}
+
+async function meta(dir: string): Promise<Meta[]> {
+  return (await readFile(path.join(dir, 'meta.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Meta);
+}
+
+test('the same seed gives byte-identical files; another seed gives other pictures', async () => {
+  const dirB = path.join(root, 'b');
+  await synthShapes({ out: dirB, n: 24, nTest: 12, seed: 5, audio: true });
+  const files = await listFiles(dirA);
+  assert.deepEqual(await listFiles(dirB), files);
+  assert.ok(files.filter((f) => f.endsWith('.png')).length >= 36);
+  for (const f of files) assert.ok((await readFile(path.join(dirA, f))).equals(await readFile(path.join(dirB, f))), f);
+  const dirC = path.join(root, 'c');
+  await synthShapes({ out: dirC, n: 4, nTest: 2, seed: 6 });
+  const png = 'images/shapes-train-000000-0.png';
+  assert.ok(!(await readFile(path.join(dirA, png))).equals(await readFile(path.join(dirC, png))));
+});
+
+test('the pixel at each shape centre has the named colour, and held-out pictures are new', async () => {
+  const m = await meta(dirA);
+  const keys: Record<string, Set<string>> = { train: new Set(), test: new Set() };
+  for (const entry of m) {
+    for (const img of entry.images ?? []) {
+      const png = PNG.sync.read(await readFile(path.join(dirA, img.file)));
+      assert.equal(png.width, 64);
+      for (const s of img.shapes) {
+        const o: number = (Math.floor(s.cy) * png.width + Math.floor(s.cx)) * 4;
+        assert.deepEqual([...png.data.subarray(o, o + 3)], [...SHAPE_COLOURS[s.colour]], `${img.file} ${s.colour} ${s.kind}`);
+      }
+      keys[entry.split].add(sceneKey({ size: 64, shapes: img.shapes }));
+    }
+  }
+  for (const k of keys.test) assert.ok(!keys.train.has(k));
+});
+
+test('answers agree with the pictures for every question type; rows are schema-clean', async () => {
+  const m = new Map((await meta(dirA)).map((e) => [e.id, e]));
+  const train = await readDataset(dirA);
+  const test = await readDataset(path.join(dirA, 'test.jsonl'));
+  const rows = [...train.rows, ...test.rows];
+  assert.equal(train.rows.length, 24);
+  assert.equal(test.rows.length, 12);
+  const { bad } = validateRows(rows, modalityKeysForBuilder('vision_clip'), { skipBadRows: true });
+  assert.deepEqual(bad, []);
+  const words = ['', 'One.', 'Two.', 'Three.', 'Four.'];
+  const seen = new Set<string>();
+  for (const row of rows) {
+    assert.deepEqual(Object.keys(row), ['id', 'messages', 'images']);
+    const e = m.get(row.id as string)!;
+    const [q, a] = row.messages as { role: string; content: string }[];
+    assert.equal(a.content, e.answer);
+    assert.deepEqual(row.images, e.images!.map((i) => i.file));
+    const shapes = e.images!.map((i) => i.shapes);
+    seen.add(e.question_type);
+    switch (e.question_type) {
+      case 'colour':
+        assert.equal(shapes[0].length, 1);
+        assert.equal(e.answer.toLowerCase(), `${shapes[0][0].colour}.`);
+        break;
+      case 'shape':
+        assert.equal(shapes[0].length, 1);
+        assert.equal(e.answer, `A ${shapes[0][0].kind}.`);
+        break;
+      case 'count':
+        assert.equal(e.answer, words[shapes[0].length]);
+        break;
+      case 'caption':
+        assert.equal(e.answer, describeScene({ size: 64, shapes: shapes[0] }));
+        break;
+      case 'compare':
+      case 'exists': {
+        const [, colour, kind] = /(red|green|blue|yellow|purple|orange) (circle|square|triangle|star|diamond)/.exec(q.content)!;
+        const has = shapes.map((list) => list.some((s) => s.colour === colour && s.kind === kind));
+        if (e.question_type === 'exists') assert.equal(e.answer, has[0] ? 'Yes.' : 'No.');
+        else assert.equal(e.answer, has[0] && !has[1] ? 'The first image.' : !has[0] && has[1] ? 'The second image.' : 'neither');
+        break;
+      }
+      default:
+        assert.fail(`unexpected question type ${e.question_type}`);
+    }
+  }
+  assert.deepEqual([...seen].sort(), ['caption', 'colour', 'compare', 'count', 'exists', 'shape']);
+});
+
+test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {
+  const audio = await readDataset(path.join(dirA, 'train_audio.jsonl'));
+  assert.equal(audio.rows.length, 6);
+  assert.deepEqual(validateRows(audio.rows, modalityKeysForBuilder('audio_whisper'), { skipBadRows: true }).bad, []);
+  const m = new Map((await meta(dirA)).map((e) => [e.id, e]));
+  for (const row of audio.rows.slice(0, 4)) {
+    const e = m.get(row.id as string)!;
+    const wav = await readFile(path.join(dirA, (row.speech_audios as string[])[0]));
+    assert.equal(wav.toString('ascii', 0, 4), 'RIFF');
+    assert.equal(wav.readUInt32LE(24), AUDIO_SAMPLE_RATE);
+    const expected = synthBeeps(COLOUR_TONES_HZ[e.audio!.colour!], e.audio!.count!);
+    assert.equal((wav.length - 44) / 2, expected.length);
+    if (e.question_type === 'audio_count') assert.equal(e.answer, ['One.', 'Two.', 'Three.', 'Four.'][e.audio!.count! - 1]);
+    else assert.equal(e.answer.toLowerCase(), `${e.audio!.colour}.`);
+  }
+  // The first beep's zero crossings give its pitch.
+  const red = synthBeeps(COLOUR_TONES_HZ.red, 1);
+  let crossings = 0;
+  for (let i = 1; i < red.length; i++) if (red[i - 1] < 0 !== red[i] < 0 && red[i] !== 0) crossings++;
+  assert.ok(Math.abs(crossings / 2 / 0.15 - COLOUR_TONES_HZ.red) < 10, `${crossings}`);
+});
+
+test('renderScene anti-aliases edges and leaves the background white', () => {
+  const scene: Scene = { size: 32, shapes: [{ kind: 'circle', colour: 'blue', cx: 16, cy: 16, r: 7.5 }] };
+  const img = renderScene(scene);
+  const at = (x: number, y: number) => [...img.data.subarray((y * 32 + x) * 4, (y * 32 + x) * 4 + 4)];
+  assert.deepEqual(at(16, 16), [...SHAPE_COLOURS.blue, 255]);
+  assert.deepEqual(at(0, 0), [255, 255, 255, 255]);
+  const edge = at(23, 16); // the circle's edge (x = 23.5) halves this pixel
+  assert.ok(edge[0] > SHAPE_COLOURS.blue[0] && edge[0] < 255, `${edge}`);
+});
