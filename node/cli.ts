@@ -6,6 +6,7 @@ import { registerMakeTiny } from './commands/make-tiny.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
 import { registerDatasetCommands } from './dataset/commands.js';
+import { registerEval } from './commands/eval.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerGenerate(program);
   registerTrain(program);
   registerDatasetCommands(program);
+  registerEval(program);
   return program;
 }
 

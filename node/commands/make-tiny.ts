@@ -30,7 +30,18 @@ export interface MakeTinyOptions {
   lmm?: boolean;
   modalities?: string;
   image_size?: number;
+  patch_size?: number;
+  vision_hidden_size?: number;
+  vision_layers?: number;
+  tokenizer_corpus?: string;
   backend?: string;
+}
+
+/** Conversation text of a JSON/JSONL dataset, to fit the tiny tokenizer to the data it will see. */
+async function corpusFrom(file: string): Promise<string[]> {
+  const { readDataset } = await import('../dataset/read-dataset.js');
+  const ds = await readDataset(file);
+  return ds.rows.flatMap((r) => (Array.isArray(r.messages) ? (r.messages as { content?: unknown }[]).map((m) => String(m.content ?? '')) : []));
 }
 
 /** Builds the file set for the options (exported for tests and the quick start). */
@@ -50,13 +61,21 @@ export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Ar
     numAttentionHeads: o.heads,
     numKeyValueHeads: o.kv_heads,
     vocabSize: o.vocab_size,
+    tokenizerCorpus: o.tokenizer_corpus ? await corpusFrom(o.tokenizer_corpus) : undefined,
   };
   if (!o.lmm) return makeTinyLMFiles(lm);
   const mods = (o.modalities ?? 'vector').split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of mods) {
     if (!(TINY_MODALITIES as readonly string[]).includes(m)) throw new Error(`unknown modality "${m}" (choose from ${TINY_MODALITIES.join(', ')})`);
   }
-  return makeTinyMultimodalFiles({ ...lm, modalities: mods as TinyModality[], imageSize: o.image_size });
+  return makeTinyMultimodalFiles({
+    ...lm,
+    modalities: mods as TinyModality[],
+    imageSize: o.image_size,
+    patchSize: o.patch_size,
+    visionHiddenSize: o.vision_hidden_size,
+    visionLayers: o.vision_layers,
+  });
 }
 
 export function registerMakeTiny(program: Command): void {
@@ -76,6 +95,10 @@ export function registerMakeTiny(program: Command): void {
     .option('--lmm', 'a complete multimodal checkpoint (LM + encoders + projectors)')
     .option('--modalities <list>', `with --lmm: comma-separated, from ${TINY_MODALITIES.join(', ')}`, 'vector')
     .option('--image_size <n>', 'tiny CLIP image size', int)
+    .option('--patch_size <n>', 'tiny CLIP patch size', int)
+    .option('--vision_hidden_size <n>', 'tiny CLIP hidden size', int)
+    .option('--vision_layers <n>', 'tiny CLIP layers', int)
+    .option('--tokenizer_corpus <file>', 'also train the tokenizer on this dataset\'s conversations')
     .option('--backend <name>', 'tfjs backend')
     .action(async (o: MakeTinyOptions) => {
       await initRuntime({ backend: o.backend, quiet: true });

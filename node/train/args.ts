@@ -39,6 +39,8 @@ export interface TrainArgs {
   backend?: string;
   /** Write weights as F16/BF16 to halve checkpoint size. */
   save_dtype: 'F32' | 'F16' | 'BF16';
+  /** Also finetune the modality encoders (those that support it); disables the feature cache. */
+  train_encoders: boolean;
   /** Show the progress bar (default: when stderr is a terminal). */
   progress?: boolean;
 }
@@ -67,6 +69,7 @@ export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_pat
   seed: 42,
   skip_bad_rows: false,
   save_dtype: 'F32',
+  train_encoders: false,
 };
 
 /**

@@ -48,8 +48,14 @@ function loraTargets(spec: string): string[] {
 }
 
 /** Parameters that train in each mode (the seed: pretrain → projectors only; LoRA → adapters + projectors). */
-function trainableParams(lmm: LMM, mode: TrainMode): Map<string, tf.Variable> {
+function trainableParams(lmm: LMM, mode: TrainMode, encoders: boolean): Map<string, tf.Variable> {
   const m = new Map(lmm.projectorParameters());
+  if (encoders) {
+    for (const mod of lmm.modalities) {
+      if (!mod.encoderParameters) throw new Error(`--train_encoders: the ${mod.name} modality's encoder cannot be finetuned`);
+      for (const [k, v] of mod.encoderParameters()) m.set(`encoders.${mod.name}.${k}`, v);
+    }
+  }
   if (mode === 'lora') for (const [k, v] of lmm.loraParameters()) m.set(k, v);
   if (mode === 'full') for (const [k, v] of lmm.lm.parameters()) m.set(k, v);
   return m;
@@ -105,7 +111,7 @@ export async function runTraining(
     loraConfig = { r: args.lora_r, loraAlpha: args.lora_alpha, loraDropout: args.lora_dropout, targetModules: loraTargets(args.lora_target_modules) };
     if (!lmm.lora) lmm.lora = applyLora(lmm.lm, loraConfig, dropoutRng);
   }
-  const trainable = trainableParams(lmm, mode);
+  const trainable = trainableParams(lmm, mode, args.train_encoders);
   const trainer = new Trainer(
     lmm,
     data.encoded,
@@ -140,14 +146,15 @@ export async function runTraining(
     const { state, optimizerStep, optimizer } = await readTrainingState(dir);
     trainer.resume(state, optimizerStep, optimizer);
     for (const t of optimizer.values()) t.dispose();
-    log(`resumed from ${dir} at step ${state.global_step} (${restored.projectors} projector, ${restored.lora} LoRA, ${restored.lm} LM tensors)`);
+    log(`resumed from ${dir} at step ${state.global_step} (${restored.projectors} projector, ${restored.lora} LoRA, ${restored.lm} LM, ${restored.encoders} encoder tensors)`);
   } else if ((await listCheckpoints(out)).length) {
     log(`note: ${out} has checkpoints; starting over (pass --resume_from_checkpoint true to continue)`);
   }
 
   const loadBytes = localLoader({ baseDir: data.baseDir });
   const fingerprint = JSON.stringify(lmm.modalities.map((m) => m.toConfig()));
-  const cache = lmm.modalities.length
+  // Features can be cached only while the encoders are frozen.
+  const cache = lmm.modalities.length && !args.train_encoders
     ? cachedFeatures(lmm, { loadBytes }, args.feature_cache ? new DiskFeatureStore(args.feature_cache) : undefined, fingerprint)
     : null;
   trainer.hooks.features = cache ?? encoderFeatures(lmm, { loadBytes });
@@ -166,7 +173,13 @@ export async function runTraining(
     void writeFile(path.join(out, 'loss.svg'), lossCurveSVG(trainer.state.log_history));
     if (!progress.enabled) log(`step ${entry.step}/${trainer.totalSteps} loss ${entry.loss.toFixed(4)} lr ${entry.learning_rate.toExponential(2)} tok/s ${entry.tokens_per_second.toFixed(0)}`);
   };
-  const fileOpts = { includeLM: mode === 'full', lora: loraConfig, tokenizerSource: data.tokenizerSource ?? undefined, dtype: args.save_dtype };
+  const fileOpts = {
+    includeLM: mode === 'full',
+    lora: loraConfig,
+    tokenizerSource: data.tokenizerSource ?? undefined,
+    dtype: args.save_dtype,
+    exportEncoders: args.train_encoders,
+  };
   trainer.hooks.save = async (state, optimizer, final) => {
     const extra = new Map<string, string>([['training_args.json', trainArgsJSON]]);
     await saveTrainingState(path.join(out, `checkpoint-${state.global_step}`), lmm, state, optimizer, { ...fileOpts, extra, configOverrides: data.configOverrides });
@@ -195,7 +208,10 @@ export async function runTraining(
   files.set('loss.svg', lossCurveSVG(trainer.state.log_history));
   files.set('README.md', modelCard({ args, mode, lmm, state: trainer.state, numExamples: data.encoded.length, example: data.example }));
   const { writeFileAtomic } = await import('../atomic-write.js');
-  for (const [name, bytes] of files) await writeFileAtomic(path.join(out, name), bytes);
+  for (const [name, bytes] of files) {
+    await mkdir(path.dirname(path.join(out, name)), { recursive: true });
+    await writeFileAtomic(path.join(out, name), bytes);
+  }
   await inspect?.(lmm);
   cache?.dispose();
   trainer.dispose();

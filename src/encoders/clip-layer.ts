@@ -48,6 +48,17 @@ export class CLIPEncoderLayer {
     );
   }
 
+  /** Parameters by HF name relative to `encoder.layers.N.`. */
+  parameters(): Map<string, tf.Variable> {
+    const m = new Map<string, tf.Variable>();
+    const parts: [string, { parameters(): Map<string, tf.Variable> }][] = [
+      ['self_attn.q_proj', this.q], ['self_attn.k_proj', this.k], ['self_attn.v_proj', this.v], ['self_attn.out_proj', this.out],
+      ['layer_norm1', this.ln1], ['mlp.fc1', this.fc1], ['mlp.fc2', this.fc2], ['layer_norm2', this.ln2],
+    ];
+    for (const [name, mod] of parts) for (const [n, v] of mod.parameters()) m.set(`${name}.${n}`, v);
+    return m;
+  }
+
   /** `x: [n, T, hidden]` → same shape. */
   apply(x: Tensor): Tensor {
     return tf.tidy(() => {

@@ -190,6 +190,31 @@ export class CLIPVisionEncoder {
     });
   }
 
+  /**
+   * Parameters by their HF names (under `vision_model.`), for finetuning the tower. The patch embedding is kept
+   * in tfjs conv layout `[p, p, channels, hidden]`; `stateDict()` converts it back for saving.
+   */
+  parameters(): Map<string, tf.Variable> {
+    const m = new Map<string, tf.Variable>();
+    const add = (prefix: string, params: Map<string, tf.Variable>) => {
+      for (const [n, v] of params) m.set(`vision_model.${prefix}${n}`, v);
+    };
+    m.set(`vision_model.${PATCH_KEY}`, this.patchEmbedding.filter);
+    m.set('vision_model.embeddings.class_embedding', this.classEmbedding);
+    m.set('vision_model.embeddings.position_embedding.weight', this.positionEmbedding);
+    add('pre_layrnorm.', this.preLayerNorm.parameters());
+    this.layers.forEach((l, i) => add(`encoder.layers.${i}.`, l.parameters()));
+    add('post_layernorm.', this.postLayerNorm.parameters());
+    return m;
+  }
+
+  /** Weights in Hugging Face layout and names (a new tensor for the patch filter; the caller disposes it). */
+  stateDict(): Map<string, Tensor> {
+    const m = new Map<string, Tensor>(this.parameters());
+    m.set(`vision_model.${PATCH_KEY}`, this.patchEmbedding.filter.transpose([3, 2, 0, 1]));
+    return m;
+  }
+
   /** Frees every weight. */
   dispose(): void {
     this.patchEmbedding.dispose();

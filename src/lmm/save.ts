@@ -21,6 +21,11 @@ export interface CheckpointFilesOptions {
   maxShardBytes?: number;
   /** Extra config.json fields (e.g. rewritten encoder paths). */
   configOverrides?: (config: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * Save each modality's encoder (current weights) into `<name>_encoder/` and point config.json at it: for
+   * encoders that were finetuned, and to make a checkpoint self-contained.
+   */
+  exportEncoders?: boolean;
 }
 
 const TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json'];
@@ -42,6 +47,16 @@ export async function lmmCheckpointFiles(lmm: LMM, opts: CheckpointFilesOptions 
   let config = lmmConfigJSON(lmm);
   if (opts.dtype && opts.dtype !== 'F32') config.torch_dtype = opts.dtype === 'F16' ? 'float16' : 'bfloat16';
   if (opts.configOverrides) config = opts.configOverrides(config);
+  if (opts.exportEncoders) {
+    const section = config.multi_token as { modalities: Record<string, unknown>[] };
+    for (let i = 0; i < lmm.modalities.length; i++) {
+      const m = lmm.modalities[i];
+      if (!m.exportEncoder) continue;
+      const folder = `${m.name}_encoder`;
+      for (const [name, bytes] of await m.exportEncoder()) files.set(`${folder}/${name}`, bytes);
+      section.modalities[i].encoder = folder;
+    }
+  }
   files.set('config.json', JSON.stringify(config, null, 2) + '\n');
 
   if (lmm.modalities.length) {

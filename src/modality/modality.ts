@@ -1,4 +1,4 @@
-import type { Tensor } from '../tf.js';
+import type { Tensor, Variable } from '../tf.js';
 import type { Projector, ProjectorSpec } from '../projector/projector.js';
 
 /**
@@ -28,6 +28,10 @@ export interface Modality<Pre = unknown> {
   toConfig(): ModalityConfig;
   /** Frees encoder weights. */
   dispose?(): void;
+  /** Encoder parameters by name, for modalities whose encoder can be finetuned (`train --train_encoders`). */
+  encoderParameters?(): Map<string, Variable>;
+  /** The encoder's files with its current weights (config, processor config, model.safetensors), for saving. */
+  exportEncoder?(): Promise<Map<string, Uint8Array | string>>;
 }
 
 /**

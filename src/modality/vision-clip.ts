@@ -1,5 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import type { ModelSource } from '../io/source.js';
+import { serializeSafetensors, type RawTensor } from '../io/safetensors.js';
+import { tensorToRaw } from '../io/weights.js';
 import { CLIPVisionEncoder } from '../encoders/clip-vision.js';
 import { initProjector, type Projector, type ProjectorSpec } from '../projector/index.js';
 import type { Modality, ModalityConfig } from './modality.js';
@@ -102,6 +104,8 @@ export class VisionClipModality implements Modality<PixelBatch> {
   readonly tokenWidth: number;
   readonly projectorSpec: ProjectorSpec;
   readonly featureLayer: ClipFeatureLayer;
+  /** Where the encoder was loaded from (its config files are copied when a finetuned encoder is saved). */
+  encoderSource: ModelSource | null = null;
 
   constructor(
     readonly encoder: CLIPVisionEncoder,
@@ -138,7 +142,9 @@ export class VisionClipModality implements Modality<PixelBatch> {
     const processor = await ClipImagePreprocessor.load(source);
     const encoder = await CLIPVisionEncoder.load(source);
     try {
-      return new VisionClipModality(encoder, processor, options);
+      const m = new VisionClipModality(encoder, processor, options);
+      m.encoderSource = source;
+      return m;
     } catch (e) {
       encoder.dispose();
       throw e;
@@ -165,6 +171,24 @@ export class VisionClipModality implements Modality<PixelBatch> {
       // Drop CLS (token 0): LLaVA feeds only the patch tokens.
       return this.encoder.hiddenState(x, layer).slice([0, 1, 0], [x.shape[0], p, d]);
     }, [p, d]);
+  }
+
+  encoderParameters(): Map<string, tf.Variable> {
+    return this.encoder.parameters();
+  }
+
+  async exportEncoder(): Promise<Map<string, Uint8Array | string>> {
+    const files = new Map<string, Uint8Array | string>();
+    if (this.encoderSource) {
+      for (const name of ['config.json', 'preprocessor_config.json']) files.set(name, await this.encoderSource.readFile(name));
+    }
+    const raw = new Map<string, RawTensor>();
+    const state = this.encoder.stateDict();
+    for (const [k, t] of state) raw.set(k, await tensorToRaw(t));
+    const params = new Set<Tensor>(this.encoder.parameters().values());
+    for (const t of state.values()) if (!params.has(t)) t.dispose();
+    files.set('model.safetensors', serializeSafetensors(raw, { format: 'pt' }));
+    return files;
   }
 
   buildProjector(lmHidden: number, rand: () => number): Projector {

@@ -10,6 +10,7 @@ import { Rng } from '../lm/sampling.js';
 import { parseLlamaConfig } from '../lm/config.js';
 import { CHAT_TEMPLATES, type ChatStyle } from './chat-templates.js';
 import { makeTinyTokenizer } from './make-tokenizer.js';
+import { TINY_CORPUS } from './corpus.js';
 import { randomLlamaWeights, tinyLlamaConfigJSON, type TinyArch } from './tiny-llama.js';
 
 export interface TinyLMOptions {
@@ -26,6 +27,8 @@ export interface TinyLMOptions {
   seed?: number;
   /** Weight init scale (see randomLlamaWeights). */
   std?: number;
+  /** Extra text to train the tokenizer on (e.g. a dataset's conversations), added to the built-in corpus. */
+  tokenizerCorpus?: string[];
 }
 
 const DEFAULT_STYLE: Record<TinyArch, ChatStyle> = { llama: 'llama3', mistral: 'mistral', qwen2: 'chatml' };
@@ -37,7 +40,7 @@ const DEFAULT_STYLE: Record<TinyArch, ChatStyle> = { llama: 'llama3', mistral: '
 export async function makeTinyLMFiles(o: TinyLMOptions = {}): Promise<Map<string, Uint8Array | string>> {
   const arch = o.arch ?? 'llama';
   const style = o.style ?? DEFAULT_STYLE[arch];
-  const tok = makeTinyTokenizer({ style, vocabSize: o.vocabSize ?? 512 });
+  const tok = makeTinyTokenizer({ style, vocabSize: o.vocabSize ?? 512, corpus: o.tokenizerCorpus ? [...TINY_CORPUS, ...o.tokenizerCorpus] : undefined });
   const tokJSON = JSON.parse(tok['tokenizer.json']) as { model: { vocab: Record<string, number> }; added_tokens: { id: number; content: string }[] };
   const vocabSize = Object.keys(tokJSON.model.vocab).length;
   const idOf = (t: string | undefined) => (t === undefined ? null : tokJSON.added_tokens.find((a) => a.content === t)?.id ?? null);

@@ -14,6 +14,10 @@ export interface TinyMultimodalOptions extends TinyLMOptions {
   imageSize?: number;
   /** Length of `vector` items. Default 8. */
   vectorDim?: number;
+  /** Tiny CLIP shape: hidden size (32), layers (2), patch size (8). */
+  visionHiddenSize?: number;
+  visionLayers?: number;
+  patchSize?: number;
 }
 
 function prefixed(prefix: string, files: Map<string, Uint8Array>): [string, Uint8Array][] {
@@ -32,7 +36,7 @@ export async function makeTinyMultimodalFiles(o: TinyMultimodalOptions): Promise
   const vision = o.modalities.filter((m) => m === 'vision_clip' || m === 'vision_clip_pool');
   if (vision.length > 1) throw new Error('choose one of vision_clip and vision_clip_pool (both use the name "vision_clip")');
   if (o.modalities.some((m) => m === 'vision_clip' || m === 'vision_clip_pool' || m === 'video_clip')) {
-    for (const e of prefixed('vision_encoder', makeTinyClipVision({ imageSize: o.imageSize ?? 32, seed: seed + 11 }))) extra.set(...e);
+    for (const e of prefixed('vision_encoder', makeTinyClipVision({ imageSize: o.imageSize ?? 32, patchSize: o.patchSize, hiddenSize: o.visionHiddenSize, layers: o.visionLayers, intermediate: o.visionHiddenSize ? o.visionHiddenSize * 2 : undefined, heads: o.visionHiddenSize ? Math.max(2, o.visionHiddenSize / 32) : undefined, seed: seed + 11 }))) extra.set(...e);
   }
   for (const m of o.modalities) {
     switch (m) {
