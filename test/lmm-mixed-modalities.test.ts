@@ -1,0 +1,57 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PNG } from 'pngjs';
+import { tf } from '../src/tf.js';
+import '@tensorflow/tfjs-backend-wasm';
+import { installKernelFallbacks } from '../src/backend-fallbacks.js';
+import { MemorySource } from '../src/io/source.js';
+import { loadLMM } from '../src/lmm/load.js';
+import { generateBatch } from '../src/lmm/generate.js';
+import { makeTinyMultimodalFiles } from '../src/tiny/tiny-multimodal.js';
+import { encodeWav16, synthBeeps } from '../src/data/shapes-audio.js';
+
+await tf.setBackend('wasm');
+installKernelFallbacks('wasm');
+
+function png(r: number, g: number, b: number, size = 32): string {
+  const img = new PNG({ width: size, height: size });
+  for (let i = 0; i < size * size; i++) img.data.set([r, g, b, 255], i * 4);
+  return `data:image/png;base64,${PNG.sync.write(img).toString('base64')}`;
+}
+
+test('several instances and modalities in one prompt: <image> <image> and <speech>, end to end', async () => {
+  const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip', 'audio_whisper'], hiddenSize: 32, numHiddenLayers: 1, seed: 4 });
+  const lmm = await loadLMM(new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v]))));
+  assert.deepEqual(lmm.modalities.map((m) => [m.name, m.token, m.tokenWidth]), [['vision_clip', '<image>', 16], ['audio_whisper', '<speech>', 10]]);
+  const wav = encodeWav16(synthBeeps(660, 2), 16000);
+  const row = (second: string) => ({
+    id: 'mixed',
+    messages: [{ role: 'user', content: 'Compare <image> and <image>, then answer the question asked in <speech>' }],
+    images: [png(255, 0, 0), second],
+    speech_audios: [wav],
+  });
+  const [a] = await generateBatch(lmm, [row(png(0, 0, 255))], { maxNewTokens: 4 });
+  // Two 16-token image runs and one 10-token audio run in the prompt.
+  assert.equal(a.promptIds.filter((x) => x === -1).length, 32);
+  assert.equal(a.promptIds.filter((x) => x === -2).length, 10);
+  assert.equal(a.completionTokens, 4);
+  // The items reach the model: a different second image changes the next-token distribution.
+  const logitsFor = async (second: string) => {
+    const enc = lmm.encodeRow(row(second), { mode: 'generate' });
+    const { buildSpliceLayout } = await import('../src/splice/layout.js');
+    const layout = buildSpliceLayout([enc], lmm.tokenWidths);
+    const pre = await lmm.preprocess(lmm.modalities.map((_, m) => [enc.items[m]]), [enc.id]);
+    const feats = await lmm.encode(pre, layout, [enc.id]);
+    const out = tf.tidy(() => lmm.lm.forward({ inputsEmbeds: lmm.embed(layout, lmm.project(feats)), logits: 'last' }).logits!);
+    const data = out.dataSync();
+    tf.dispose([...feats.filter((f): f is tf.Tensor => f !== null), out]);
+    return data;
+  };
+  const blue = await logitsFor(png(0, 0, 255));
+  const green = await logitsFor(png(0, 255, 0));
+  const diff = blue.reduce((m, x, i) => Math.max(m, Math.abs(x - green[i])), 0);
+  assert.ok(diff > 1e-4, `logits do not depend on the image (max diff ${diff})`);
+  // A mismatch between tokens and items names the row.
+  await assert.rejects(generateBatch(lmm, [{ ...row(png(0, 0, 0)), images: [png(1, 1, 1)] }]), /row "mixed": 2 <image> token\(s\) in the text but 1 item\(s\) in "images"/);
+  lmm.dispose();
+});
