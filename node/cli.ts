@@ -7,6 +7,7 @@ import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
 import { registerDatasetCommands } from './dataset/commands.js';
 import { registerEval } from './commands/eval.js';
+import { registerServe } from './server/cli-serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
   registerTrain(program);
   registerDatasetCommands(program);
   registerEval(program);
+  registerServe(program);
   return program;
 }
 

@@ -92,7 +92,10 @@ export async function* generateTokens(
     let logits = lastLogits(lm, { inputIds, inputsEmbeds: inputIds ? undefined : prefill.inputsEmbeds, attentionMask: mask, cache });
     inputIds?.dispose();
     for (let step = 0; step < maxNew; step++) {
-      if (opts.signal?.aborted) return;
+      if (opts.signal?.aborted) {
+        logits.dispose();
+        return;
+      }
       const rows = (await logits.data()) as Float32Array;
       logits.dispose();
       const vocab = rows.length / batch;
