@@ -140,3 +140,9 @@ test('config parsing: Qwen2 biases, Mistral window, bad head counts', () => {
   assert.throws(() => parseLlamaConfig({ ...base, hidden_size: undefined }), /missing required field "hidden_size"/);
   assert.throws(() => parseLlamaConfig({ ...base, rope_scaling: { type: 'yarn', factor: 2 } }), /yarn.*not supported/);
 });
+
+test('config parsing accepts the Python library\'s "<family>-lmm" model types', () => {
+  const c = parseLlamaConfig({ model_type: 'mistral-lmm', vocab_size: 10, hidden_size: 8, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, sliding_window: 32 });
+  assert.equal(c.modelType, 'mistral');
+  assert.equal(c.slidingWindow, 32);
+});

@@ -87,7 +87,9 @@ function parseRopeScaling(v: unknown): RopeScaling | null {
 
 /** Parses and validates a Llama-family `config.json`. */
 export function parseLlamaConfig(raw: Record<string, unknown>): LlamaConfig {
-  const modelType = String(raw.model_type ?? 'llama');
+  // The Python library saves LMM configs as "<family>-lmm" (MistralLMMConfig.model_type = "mistral-lmm").
+  const rawType = String(raw.model_type ?? 'llama');
+  const modelType = rawType.endsWith('-lmm') ? rawType.slice(0, -'-lmm'.length) : rawType;
   if (!(SUPPORTED_MODEL_TYPES as readonly string[]).includes(modelType)) {
     throw new Error(
       `config.json: model_type "${modelType}" is not a supported language model (supported: ${SUPPORTED_MODEL_TYPES.join(', ')})`,

@@ -111,7 +111,7 @@ export function mergeLora(model: HasLinears): number {
   return n;
 }
 
-/** `adapter_config.json` contents as PEFT writes them. */
+/** `adapter_config.json` contents as PEFT writes them, limited to the keys every PEFT ≥ 0.6 accepts. */
 export function peftAdapterConfig(config: LoraConfig, baseModel: string): Record<string, unknown> {
   return {
     peft_type: 'LORA',
@@ -130,8 +130,8 @@ export function peftAdapterConfig(config: LoraConfig, baseModel: string): Record
     layers_pattern: null,
     rank_pattern: {},
     alpha_pattern: {},
-    use_rslora: false,
-    use_dora: false,
+    // No use_rslora / use_dora (false = the default): peft 0.6–0.13 build LoraConfig(**json) and raise
+    // TypeError on keys they do not know (use_rslora came in 0.8, use_dora in 0.9); the seed's era is 0.6/0.7.
     revision: null,
   };
 }
