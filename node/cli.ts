@@ -8,6 +8,7 @@ import { registerTrain } from './commands/train.js';
 import { registerDatasetCommands } from './dataset/commands.js';
 import { registerEval } from './commands/eval.js';
 import { registerServe } from './server/cli-serve.js';
+import { registerStart } from './commands/start.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerDatasetCommands(program);
   registerEval(program);
   registerServe(program);
+  registerStart(program);
   return program;
 }
 

@@ -51,6 +51,8 @@ export interface ServerOptions {
   maxMediaBytes?: number;
   /** Serve this folder's files at `/` (the demo page). */
   webRoot?: string;
+  /** Extra folders served under URL prefixes beside `webRoot` (e.g. the demo model at `/models/demo/`). */
+  staticMounts?: { prefix: string; dir: string }[];
   /** Fastify's logger option. [false] */
   logger?: FastifyServerOptions['logger'];
 }
@@ -160,7 +162,7 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
       },
     });
   }
-  if (opts.webRoot) await registerStatic(app, opts.webRoot);
+  if (opts.webRoot) await registerStatic(app, opts.webRoot, opts.staticMounts);
   await app.ready();
 
   return {

@@ -35,6 +35,8 @@ export interface ServeCliOptions {
   fetch_timeout_ms?: number;
   max_media_bytes?: number;
   web_root?: string;
+  /** Extra static folders under URL prefixes (programmatic; `npm start` mounts the demo model). */
+  static_mounts?: { prefix: string; dir: string }[];
   backend?: string;
   /** Log one JSON line per request (fastify/pino). Default true. */
   log_requests?: boolean;
@@ -75,6 +77,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<ServerHandle & {
     fetchTimeoutMs: o.fetch_timeout_ms,
     maxMediaBytes: o.max_media_bytes,
     webRoot: o.web_root,
+    staticMounts: o.static_mounts,
     logger: o.log_requests === false ? false : { level: 'info' },
   });
   const url = await handle.listen({ host, port: o.port ?? 7860 });

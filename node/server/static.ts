@@ -70,15 +70,24 @@ async function resolveStatic(rootReal: string, urlPath: string): Promise<string>
 
 /**
  * Registers `GET /*` (and HEAD) for the files under `webRoot`; API routes registered elsewhere win.
- * @throws Error when `webRoot` is not a folder (at startup rather than on the first page load).
+ * `mounts` serve other folders under URL prefixes (`npm start` mounts the demo model at `/models/demo/`),
+ * with the same confinement rules.
+ * @throws Error when `webRoot` or a mount is not a folder (at startup rather than on the first page load).
  */
-export async function registerStatic(app: FastifyInstance, webRoot: string): Promise<void> {
-  const root = await realpath(webRoot).catch(() => {
-    throw new Error(`--web_root ${webRoot}: no such folder`);
-  });
-  if (!(await stat(root)).isDirectory()) throw new Error(`--web_root ${webRoot} is not a folder`);
+export async function registerStatic(app: FastifyInstance, webRoot: string, mounts: { prefix: string; dir: string }[] = []): Promise<void> {
+  const folder = async (dir: string) => {
+    const real = await realpath(dir).catch(() => {
+      throw new Error(`--web_root ${dir}: no such folder`);
+    });
+    if (!(await stat(real)).isDirectory()) throw new Error(`--web_root ${dir} is not a folder`);
+    return real;
+  };
+  const root = await folder(webRoot);
+  const roots = await Promise.all(mounts.map(async (m) => ({ prefix: m.prefix.replace(/\/*$/, '/'), dir: await folder(m.dir) })));
   app.get('/*', async (request, reply) => {
-    const file = await resolveStatic(root, request.url.split('?')[0]!);
+    const url = request.url.split('?')[0]!;
+    const mount = roots.find((m) => url.startsWith(m.prefix));
+    const file = mount ? await resolveStatic(mount.dir, url.slice(mount.prefix.length - 1)) : await resolveStatic(root, url);
     const size = (await stat(file)).size;
     reply.header('x-content-type-options', 'nosniff').header('content-length', size).type(mimeType(file));
     return reply.send(createReadStream(file));
