@@ -67,6 +67,7 @@ export async function writeDirAtomic(dir: string, files: Map<string, Uint8Array 
   const target = path.resolve(dir);
   const parts = new Map([...files.keys()].map((name) => [name, checkRelative(name, dir)])); // fail before writing
   const tmp = tempName(target, 'tmp');
+  await mkdir(path.dirname(target), { recursive: true });
   try {
     await mkdir(tmp);
     for (const [name, data] of files) {

@@ -1,0 +1,187 @@
+/**
+ * The demo page: pick a backend, load a model, chat with it about images, audio and documents.
+ *
+ * Query parameters (for links and tests): `model=<url>` loads that model at start; `backend=webgpu|wasm|webgl|cpu`
+ * forces a backend; `demo=<url>` overrides the bundled demo model's location; `maxNewTokens=<n>`,
+ * `temperature=<t>` and `seed=<n>` preset sampling.
+ */
+import './style.css';
+import type { BackendName } from '../../src/backend.js';
+import { PromptTooLongError } from '../../src/lmm/generate.js';
+import { initBrowserBackend, type BackendSetup } from './backend-setup.js';
+import { LoaderPanel } from './loader-panel.js';
+import { loadModel, formatBytes, type LoadedModel, type ModelChoice } from './model-loader.js';
+import { modalityInputs, describeKinds } from './modality-inputs.js';
+import { Composer } from './composer.js';
+import { ChatView, formatMs, formatStats } from './chat-view.js';
+import { buildRow, explainItemError, type ItemRef, type Turn } from './conversation.js';
+import { answer, type AnswerSettings } from './generation.js';
+import { byId, clearNotice, errorMessage, notice } from './ui.js';
+
+const params = new URLSearchParams(location.search);
+const demoUrl = params.get('demo') ?? document.querySelector<HTMLMetaElement>('meta[name="multi-token:demo-model"]')?.content ?? 'models/demo/';
+
+let setup: BackendSetup | null = null;
+let model: LoadedModel | null = null;
+let turns: Turn[] = [];
+let running: AbortController | null = null;
+/** Settles when the answer in progress has released its tensors (a model must not be disposed before). */
+let runningDone: Promise<void> = Promise.resolve();
+let loading = false;
+
+const chat = new ChatView();
+const composer = new Composer(() => void send(), () => running?.abort());
+const panel = new LoaderPanel({ demoUrl, onChoose: (c) => void load(c) });
+byId('new-chat').addEventListener('click', () => newChat());
+
+const seedParam = params.get('seed');
+
+for (const [param, id] of [['maxNewTokens', 'max-tokens'], ['temperature', 'temperature']] as const) {
+  const v = params.get(param);
+  if (v !== null) byId<HTMLInputElement>(id).value = v;
+}
+
+/** The backend is chosen before any model loads: weights are uploaded to whichever backend is active then. */
+const backendReady = startBackend();
+
+async function startBackend(): Promise<void> {
+  const badge = byId('backend');
+  try {
+    const force = (params.get('backend') || undefined) as BackendName | undefined;
+    setup = await initBrowserBackend({ force, onLog: (line) => console.info(`[multi-token] ${line}`) });
+  } catch (e) {
+    badge.textContent = 'no backend';
+    notice('error', `No compute backend could start: ${errorMessage(e)}`, 'backend');
+    throw e;
+  }
+  badge.textContent = setup.name;
+  badge.dataset.backend = setup.name;
+  byId('backend-detail').textContent = setup.summary;
+  byId('backend-detail').title = setup.summary;
+  const gpu = setup.skipped.find((s) => s.name === 'webgpu');
+  if (gpu) {
+    const where = setup.name === 'wasm' ? 'on the CPU (WebAssembly)' : `on ${setup.name}`;
+    notice('warn', `No WebGPU in this browser: models run ${where}, which is slower but works.`, 'backend',
+      `Why: ${gpu.reason}. Chrome and Edge 113+ and Safari 26+ have WebGPU.`);
+  }
+}
+
+async function load(choice: ModelChoice): Promise<void> {
+  if (loading) return;
+  loading = true;
+  panel.setBusy(true);
+  panel.startProgress();
+  clearNotice('load');
+  const where = choice.kind === 'url' ? choice.url : choice.kind === 'folder' ? choice.source.location : choice.location;
+  try {
+    await backendReady;
+    const loaded = await loadModel(choice, { useCache: panel.useCache, onProgress: (p) => panel.progress(p) });
+    running?.abort();
+    await runningDone; // the aborted answer stops at its next token; only then may its model go
+    model?.lmm.dispose();
+    model = loaded;
+    onModelLoaded(loaded);
+  } catch (e) {
+    panel.finishProgress('failed');
+    notice('error', `Could not load the model from ${where}: ${errorMessage(e)}`, 'load');
+  } finally {
+    loading = false;
+    panel.setBusy(false);
+  }
+}
+
+function onModelLoaded(m: LoadedModel): void {
+  const { inputs, unsupported } = modalityInputs(m.lmm.modalities);
+  const c = m.cache;
+  let how = `${formatBytes(m.bytes)} in ${formatMs(m.ms)}`;
+  if (c && c.misses === 0 && c.hits > 0) how += ` · from the browser cache (${c.hits} files)`;
+  else if (c && c.hits > 0) how += ` · ${c.hits} files from the browser cache, ${c.misses} downloaded`;
+  else if (c) how += ' · saved to the browser cache for next time';
+  panel.finishProgress(`loaded ${how}`);
+  byId('cache-state').textContent = c ? (c.misses === 0 && c.hits > 0 ? 'cache: used' : 'cache: stored') : 'cache: off';
+  byId('cache-state').dataset.cache = c ? (c.misses === 0 && c.hits > 0 ? 'hit' : 'stored') : 'off';
+  if (m.cacheWarning) notice('warn', `The model loaded but is not cached: ${m.cacheWarning}`, 'cache');
+  byId('model-name').textContent = m.location;
+  byId('model-name').title = m.location;
+  byId<HTMLDetailsElement>('loader').open = false;
+  byId('loader-summary').textContent = `Model: ${m.location}`;
+  composer.configure(inputs);
+  newChat();
+  const extra = unsupported.length ? ` (${unsupported.join(', ')} cannot be fed from this page)` : '';
+  chat.addSystem(`Loaded ${m.location} (${how}). It reads ${describeKinds(inputs.map((i) => i.kind))}${extra}.`);
+  document.body.dataset.model = 'ready';
+  void panel.refreshCached();
+}
+
+function newChat(): void {
+  running?.abort();
+  turns = [];
+  chat.clear();
+}
+
+function settings(): AnswerSettings {
+  const num = (id: string, fallback: number) => {
+    const v = Number(byId<HTMLInputElement>(id).value);
+    return Number.isFinite(v) ? v : fallback;
+  };
+  return {
+    maxNewTokens: Math.max(1, Math.round(num('max-tokens', 128))),
+    temperature: Math.max(0, num('temperature', 0.7)),
+    topP: num('top-p', 0.95),
+    seed: seedParam === null ? undefined : Number(seedParam),
+  };
+}
+
+function send(): Promise<void> {
+  if (!model || running) return Promise.resolve();
+  runningDone = runAnswer(model);
+  return runningDone;
+}
+
+async function runAnswer(m: LoadedModel): Promise<void> {
+  const draft = composer.take();
+  if (!draft) return;
+  // This answer's conversation: "New chat" during it starts a fresh list, which the late reply must not join.
+  const conv = turns;
+  const turn: Turn = { role: 'user', text: draft.text, attachments: draft.attachments };
+  conv.push(turn);
+  const userEl = chat.addUser(turn);
+  const view = chat.startAnswer();
+  const ctl = new AbortController();
+  running = ctl;
+  composer.setBusy(true);
+  clearNotice('send');
+  clearNotice('attach');
+  let refs: ItemRef[] = [];
+  let text = '';
+  try {
+    const built = await buildRow(conv);
+    refs = built.refs;
+    const stats = await answer(m.lmm, built.row, settings(), (delta, s) => {
+      text += delta;
+      view.append(delta);
+      byId('stats').textContent = formatStats(s);
+    }, ctl.signal);
+    view.finish(stats);
+    byId('stats').textContent = formatStats(stats);
+    conv.push({ role: 'assistant', text, attachments: [] });
+  } catch (e) {
+    // The turn did not happen: take it back and return the draft, so the user can fix what the error names.
+    conv.pop();
+    userEl.remove();
+    view.remove();
+    composer.restore(draft);
+    const hint = e instanceof PromptTooLongError ? ' Start a new chat to free the context.' : '';
+    notice('error', `${explainItemError(errorMessage(e), refs)}${hint}`, 'send');
+  } finally {
+    running = null;
+    composer.setBusy(false);
+  }
+}
+
+const autoload = params.get('model');
+void backendReady.then(() => panel.refreshCached()).catch(() => {});
+if (autoload) {
+  panel.setUrl(autoload);
+  void load({ kind: 'url', url: autoload });
+}
