@@ -9,6 +9,7 @@
  * makes init fail (its pthread workers are `blob:` URLs, which Node's Worker refuses). SIMD is used.
  */
 import { tf } from '../src/tf.js';
+import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { describeSelection, type BackendSelection } from '../src/backend.js';
 import { initNodeWebGPU } from './webgpu-node.js';
 
@@ -125,6 +126,8 @@ async function importOptional(specifier: string, installHint: string): Promise<v
 async function activate(name: string): Promise<string> {
   if (!(await tf.setBackend(name))) throw new Unavailable(`tf.setBackend('${name}') failed to initialise (see the warning above)`);
   await tf.ready();
+  // Kernels training needs that the backend lacks or runs slowly (gather's gradient, transposed matmuls).
+  installKernelFallbacks(name);
   if (name === 'cpu') {
     // The cpu backend prints a multi-line "install tfjs-node" banner on first use; our line already says so.
     const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;

@@ -6,6 +6,7 @@
  * downloads the webgpu or wasm code.
  */
 import { tf } from './tf.js';
+import { installKernelFallbacks } from './backend-fallbacks.js';
 
 /** tfjs backend names this project knows. `tensorflow` is tfjs-node's (Node only). */
 export type BackendName = 'webgpu' | 'webgl' | 'wasm' | 'cpu' | 'tensorflow';
@@ -161,6 +162,7 @@ async function activate(name: BackendName, timeoutMs: number, hint = ''): Promis
   if (!ok) throw new Unavailable(`tf.setBackend('${name}') failed to initialise (see the console warning above)`);
   await tf.ready();
   if (tf.getBackend() !== name) throw new Unavailable(`tf.getBackend() is "${tf.getBackend()}" after setBackend`);
+  installKernelFallbacks(name);
 }
 
 function errorText(err: unknown): string {
