@@ -5,6 +5,7 @@
  */
 import { Rng } from '../lm/sampling.js';
 import { COLOUR_NAMES, SHAPE_KINDS, type ColourName, type ShapeKind } from './shapes-raster.js';
+import { encodeWav16 as encodeWavFile } from '../io/wav-encode.js';
 
 /** Pitch per colour: C-major triads over two octaves, far enough apart to tell at a glance of a spectrogram. */
 export const COLOUR_TONES_HZ: Readonly<Record<ColourName, number>> = {
@@ -78,24 +79,7 @@ export function generateAudioExamples(opts: { seed: number; n: number; spoken: b
   });
 }
 
-/** 16-bit PCM mono WAV bytes of `samples` (in [-1, 1]); a 44-byte RIFF header, as every decoder reads. */
+/** 16-bit PCM mono WAV bytes of `samples` at the dataset's rate (see src/io/wav-encode.ts). */
 export function encodeWav16(samples: Float32Array, sampleRate = AUDIO_SAMPLE_RATE): Uint8Array {
-  const bytes = new Uint8Array(44 + samples.length * 2);
-  const v = new DataView(bytes.buffer);
-  const ascii = (at: number, s: string) => [...s].forEach((ch, i) => v.setUint8(at + i, ch.charCodeAt(0)));
-  ascii(0, 'RIFF');
-  v.setUint32(4, 36 + samples.length * 2, true);
-  ascii(8, 'WAVE');
-  ascii(12, 'fmt ');
-  v.setUint32(16, 16, true); // fmt chunk size
-  v.setUint16(20, 1, true); // PCM
-  v.setUint16(22, 1, true); // mono
-  v.setUint32(24, sampleRate, true);
-  v.setUint32(28, sampleRate * 2, true); // byte rate
-  v.setUint16(32, 2, true); // block align
-  v.setUint16(34, 16, true); // bits per sample
-  ascii(36, 'data');
-  v.setUint32(40, samples.length * 2, true);
-  for (let i = 0; i < samples.length; i++) v.setInt16(44 + i * 2, Math.round(Math.max(-1, Math.min(1, samples[i])) * 32767), true);
-  return bytes;
+  return encodeWavFile(samples, sampleRate);
 }

@@ -4,7 +4,7 @@
  * file or URL for the .wasm and bundles as is). Other formats are recognised by their magic bytes so the error
  * can say what was given; in a browser `audio-input-browser.ts` decodes those through WebAudio instead.
  */
-import * as wavefileModule from 'wavefile';
+import { waveFileClass, type WaveFileLike } from '../io/wavefile.js';
 
 /** Decoded audio: one Float32Array per channel, values in [-1, 1]. */
 export interface DecodedAudio {
@@ -44,27 +44,6 @@ export function sniffAudioFormat(bytes: Uint8Array): AudioFormat {
   }
   // An ID3 tag with no recognisable frame right after it is still, in practice, an MP3.
   return tag > 0 ? 'mp3' : 'unknown';
-}
-
-interface WaveFileLike {
-  fmt: { numChannels: number; sampleRate: number };
-  bitDepth: string;
-  getSamples(interleaved?: boolean, OutputObject?: Function): Float64Array | Float64Array[];
-  fromALaw(): void;
-  fromMuLaw(): void;
-  fromIMAADPCM(): void;
-}
-type WaveFileClass = new (bytes?: Uint8Array) => WaveFileLike;
-
-/**
- * wavefile is UMD: Node's ESM loader sees only a default export holding `{ WaveFile }`, while bundlers read
- * its ES module (`module` field) with a named export. Accept both.
- */
-function waveFileClass(): WaveFileClass {
-  const ns = wavefileModule as unknown as { WaveFile?: WaveFileClass; default?: { WaveFile?: WaveFileClass } };
-  const cls = ns.WaveFile ?? ns.default?.WaveFile;
-  if (!cls) throw new Error('the wavefile package did not provide WaveFile');
-  return cls;
 }
 
 /** Full-scale value of integer PCM of `bits` bits (libsndfile / soundfile convention: divide by 2^(bits−1)). */
