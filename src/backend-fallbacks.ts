@@ -54,36 +54,75 @@ function registerSegmentSum(backendName: string): void {
 }
 
 /**
- * The wasm backend's matmul is 6–30× slower when an operand is transposed (XNNPACK's fast path wants plain
- * row-major operands), and `x·Wᵀ` (every Linear), attention scores and every matmul gradient use transposed
- * operands. We wrap its BatchMatMul to transpose explicitly first: a memory-bound copy that costs far less.
+ * The wasm backend's matmul reaches XNNPACK (fast) only for plain row-major operands with batch 1. Otherwise
+ * it runs a scalar loop (measured ~0.4 GFLOP/s): 6–30× slower for `x·Wᵀ` (every Linear, every matmul
+ * gradient) and ~6× slower for batched attention matmuls. We wrap its BatchMatMul to (1) transpose operands
+ * explicitly first (a memory-bound copy) and (2) run equal-batch matmuls one batch slice at a time through the
+ * fast path. Results are bit-identical to the original kernel; tiny batched products keep the plain loop,
+ * where per-slice overhead would dominate (decode steps).
  */
+interface WasmBackendLike extends BackendLike {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
+}
+
+const SLICE_MIN_WORK = 32768; // M·K·N per slice below which the scalar loop is as fast
+
 function wrapWasmMatMul(): void {
   const orig = tf.getKernel('BatchMatMul', 'wasm');
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (!orig || !transpose) return;
   tf.unregisterKernel('BatchMatMul', 'wasm');
+  const plain = (a: tf.TensorInfo, b: tf.TensorInfo, at: { transposeA: boolean; transposeB: boolean }, attrs: object | undefined, backend: unknown) => {
+    if (!at.transposeA && !at.transposeB) return orig.kernelFunc({ inputs: { a, b }, attrs: attrs as never, backend: backend as never }) as tf.TensorInfo;
+    const temps: tf.TensorInfo[] = [];
+    const swapLast = (x: tf.TensorInfo) => {
+      const perm = x.shape.map((_, i) => i);
+      [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
+      const y = transpose.kernelFunc({ inputs: { x }, attrs: { perm } as never, backend: backend as never }) as tf.TensorInfo;
+      temps.push(y);
+      return y;
+    };
+    const out = orig.kernelFunc({
+      inputs: { a: at.transposeA ? swapLast(a) : a, b: at.transposeB ? swapLast(b) : b },
+      attrs: { ...attrs, transposeA: false, transposeB: false } as never,
+      backend: backend as never,
+    }) as tf.TensorInfo;
+    for (const t of temps) (backend as BackendLike).disposeData(t.dataId, true);
+    return out;
+  };
   tf.registerKernel({
     ...orig,
     kernelFunc: ({ inputs, attrs, backend }) => {
       const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       const at = attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      if (!at.transposeA && !at.transposeB) return orig.kernelFunc({ inputs, attrs, backend });
-      const temps: tf.TensorInfo[] = [];
-      const swapLast = (x: tf.TensorInfo) => {
-        const perm = x.shape.map((_, i) => i);
-        [perm[perm.length - 1], perm[perm.length - 2]] = [perm[perm.length - 2], perm[perm.length - 1]];
-        const y = transpose.kernelFunc({ inputs: { x }, attrs: { perm } as never, backend }) as tf.TensorInfo;
-        temps.push(y);
-        return y;
-      };
-      const out = orig.kernelFunc({
-        inputs: { a: at.transposeA ? swapLast(a) : a, b: at.transposeB ? swapLast(b) : b },
-        attrs: { ...attrs, transposeA: false, transposeB: false } as never,
-        backend,
-      });
-      for (const t of temps) (backend as unknown as BackendLike).disposeData(t.dataId, true);
-      return out;
+      const batch = (x: tf.TensorInfo) => x.shape.slice(0, -2).reduce((p, c) => p * c, 1);
+      const n = batch(a);
+      const [m, k] = at.transposeA ? [a.shape[a.shape.length - 1], a.shape[a.shape.length - 2]] : a.shape.slice(-2);
+      const cols = at.transposeB ? b.shape[b.shape.length - 2] : b.shape[b.shape.length - 1];
+      const sliceable = n > 1 && batch(b) === n && a.shape.length === b.shape.length && a.dtype === 'float32' && b.dtype === 'float32';
+      if (!sliceable || m * k * cols < SLICE_MIN_WORK) return plain(a, b, at, attrs, backend);
+      const w = backend as unknown as WasmBackendLike;
+      const aM = a.shape.slice(-2);
+      const bM = b.shape.slice(-2);
+      const aSize = aM[0] * aM[1];
+      const bSize = bM[0] * bM[1];
+      let out: tf.TensorInfo | null = null;
+      for (let i = 0; i < n; i++) {
+        const ai = w.makeOutput([1, ...aM], 'float32');
+        const bi = w.makeOutput([1, ...bM], 'float32');
+        // Views are taken after every allocation: growing the wasm memory detaches older ones.
+        w.typedArrayFromHeap(ai).set(w.typedArrayFromHeap(a).subarray(i * aSize, (i + 1) * aSize));
+        w.typedArrayFromHeap(bi).set(w.typedArrayFromHeap(b).subarray(i * bSize, (i + 1) * bSize));
+        const oi = plain(ai, bi, at, attrs, backend);
+        w.disposeData(ai.dataId, true);
+        w.disposeData(bi.dataId, true);
+        const size = oi.shape[1] * oi.shape[2];
+        out ??= w.makeOutput([...a.shape.slice(0, -2), oi.shape[1], oi.shape[2]], 'float32');
+        w.typedArrayFromHeap(out).set(w.typedArrayFromHeap(oi), i * size);
+        w.disposeData(oi.dataId, true);
+      }
+      return out!;
     },
   });
 }

@@ -60,7 +60,7 @@ test('grouped-query attention with a causal mask: hand-computed', () => {
   const q = tf.tensor4d([1, 2, 0, 1], [1, 2, 2, 1]);
   const k = tf.tensor4d([1, 0], [1, 1, 2, 1]);
   const v = tf.tensor4d([10, 20], [1, 1, 2, 1]);
-  const mask = buildAttentionMask(tf.tensor2d([[1, 1]], [1, 2], 'int32'), 2, 0, null);
+  const mask = buildAttentionMask([[1, 1]], 2, 0, null);
   const out = groupedQueryAttention(q, k, v, mask).dataSync();
   // t=0 sees only key 0 → 10. Head 0, t=1: scores [2, 0] → p = [0.880797, 0.119203] → 11.19203.
   // Head 1, t=1: scores [1, 0] → p = [0.731059, 0.268941] → 12.68941.
@@ -102,7 +102,7 @@ test('GQA attention equals a naive loop reference, with padding and a sliding wi
     [1, 1, 1, 1, 1],
     [0, 0, 1, 1, 1],
   ];
-  const mask = buildAttentionMask(tf.tensor2d(pad, [B, T], 'int32'), T, 0, window);
+  const mask = buildAttentionMask(pad, T, 0, window);
   const got = groupedQueryAttention(q, k, v, mask).dataSync();
   const want = naiveAttention(
     q.arraySync() as number[][][][],

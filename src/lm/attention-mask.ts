@@ -8,26 +8,27 @@ export const MASKED = -1e9;
  * position in the sequence, optionally limited to a sliding window (Mistral), and hiding padded keys
  * (`paddingMask[b][s] === 0`). A fully masked query row (a left-pad query) stays finite: its softmax is
  * uniform and its output is ignored.
+ *
+ * Built in a plain array on the CPU: the same mask from broadcast boolean tensor ops cost more than the
+ * attention itself on the wasm backend.
  */
-export function buildAttentionMask(
-  paddingMask: Tensor, // [B, S] int32 or float 0/1
-  queryLength: number,
-  pastLength: number,
-  slidingWindow: number | null,
-): Tensor {
-  return tf.tidy(() => {
-    const [b, s] = paddingMask.shape;
-    if (s !== pastLength + queryLength) {
-      throw new Error(`attention mask covers ${s} positions, expected past ${pastLength} + new ${queryLength}`);
+export function buildAttentionMask(paddingMask: number[][], queryLength: number, pastLength: number, slidingWindow: number | null): Tensor {
+  const b = paddingMask.length;
+  const s = pastLength + queryLength;
+  const data = new Float32Array(b * queryLength * s);
+  for (let i = 0; i < b; i++) {
+    const row = paddingMask[i];
+    if (row.length !== s) throw new Error(`attention mask covers ${row.length} positions, expected past ${pastLength} + new ${queryLength}`);
+    for (let q = 0; q < queryLength; q++) {
+      const qi = pastLength + q;
+      const base = (i * queryLength + q) * s;
+      for (let k = 0; k < s; k++) {
+        const visible = k <= qi && row[k] > 0 && (slidingWindow === null || qi - k < slidingWindow);
+        if (!visible) data[base + k] = MASKED;
+      }
     }
-    const qIdx = tf.range(pastLength, pastLength + queryLength, 1, 'int32').reshape([queryLength, 1]);
-    const kIdx = tf.range(0, s, 1, 'int32').reshape([1, s]);
-    let allowed = tf.lessEqual(kIdx, qIdx);
-    if (slidingWindow !== null) allowed = tf.logicalAnd(allowed, tf.less(tf.sub(qIdx, kIdx), slidingWindow));
-    const keyOk = tf.greater(paddingMask, 0).reshape([b, 1, 1, s]);
-    const both = tf.logicalAnd(allowed.reshape([1, 1, queryLength, s]), keyOk);
-    return tf.mul(tf.sub(1, tf.cast(both, 'float32')), MASKED);
-  });
+  }
+  return tf.tensor4d(data, [b, 1, queryLength, s]);
 }
 
 /**

@@ -133,10 +133,9 @@ export class LlamaForCausalLM {
       const positions = tf.tensor2d(positionsFromMask(fullMask, t), [b, t], 'int32');
       const { cos, sin } = ropeCosSin(positions, this.invFreq);
       // One mask per distinct window: Qwen2 can mix full-attention and sliding-window layers.
-      const padding = tf.tensor2d(fullMask, [b, past + t], 'int32');
       const masks = new Map<number | null, Tensor>();
       const maskFor = (w: number | null) => {
-        if (!masks.has(w)) masks.set(w, buildAttentionMask(padding, t, past, w));
+        if (!masks.has(w)) masks.set(w, buildAttentionMask(fullMask, t, past, w));
         return masks.get(w)!;
       };
       let x = x0;

@@ -34,15 +34,13 @@ export function spliceEmbeddings(tokenEmbeddings: Tensor, layout: SpliceLayout, 
   checkProjected(layout, projected, D);
   if (layout.numProjectedRows === 0) return tokenEmbeddings.clone();
   return tf.tidy(() => {
-    const rows = tf.tensor1d(layout.sourceRows.map((r) => Math.max(r, 0)), 'int32');
-    const fromProjected = tf.gather(projected, rows); // [B·T, D]
-    const isPlaceholder = tf.tensor2d(
-      Uint8Array.from(layout.sourceRows, (r) => (r >= 0 ? 1 : 0)),
-      [B * T, 1],
-      'bool',
-    );
-    const flat = tokenEmbeddings.reshape([B * T, D]);
-    return tf.where(tf.broadcastTo(isPlaceholder, [B * T, D]), fromProjected, flat).reshape([B, T, D]);
+    // One gather from [token embeddings; projected rows]: position p reads row p, or row B·T + r for a
+    // placeholder fed by projected row r. An exact copy either way, and gather's gradient routes each
+    // position's gradient to exactly one source (a `where` would need a full-width boolean mask).
+    const index = new Int32Array(B * T);
+    for (let p = 0; p < B * T; p++) index[p] = layout.sourceRows[p] >= 0 ? B * T + layout.sourceRows[p] : p;
+    const both = tf.concat([tokenEmbeddings.reshape([B * T, D]), projected], 0);
+    return tf.gather(both, tf.tensor1d(index, 'int32')).reshape([B, T, D]);
   });
 }
 
