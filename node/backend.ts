@@ -128,6 +128,10 @@ async function activate(name: string): Promise<string> {
   await tf.ready();
   // Kernels training needs that the backend lacks or runs slowly (gather's gradient, transposed matmuls).
   installKernelFallbacks(name);
+  if (name === 'webgpu') {
+    const { registerWebGPUKernels } = await import('../kernels/register.js');
+    registerWebGPUKernels();
+  }
   if (name === 'cpu') {
     // The cpu backend prints a multi-line "install tfjs-node" banner on first use; our line already says so.
     const cpu = tf.findBackend('cpu') as { firstUse?: boolean } | null;

@@ -163,6 +163,11 @@ async function activate(name: BackendName, timeoutMs: number, hint = ''): Promis
   await tf.ready();
   if (tf.getBackend() !== name) throw new Unavailable(`tf.getBackend() is "${tf.getBackend()}" after setBackend`);
   installKernelFallbacks(name);
+  if (name === 'webgpu') {
+    // The fused WGSL embedding merge (and its gradient); the tfjs-op reference stays as the fallback.
+    const { registerWebGPUKernels } = await import('../kernels/register.js');
+    registerWebGPUKernels();
+  }
 }
 
 function errorText(err: unknown): string {

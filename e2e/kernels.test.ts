@@ -1,0 +1,121 @@
+/**
+ * The WGSL embedding-merge kernel in real headless Chromium (WebGPU on SwiftShader): the same bit-exactness and
+ * gradient checks as test/kernels-embedding-merge.test.ts, run on a vite-built page, plus the small bench shape.
+ *
+ * The page's entry is written to a temp folder and imports the repo's modules by relative path; vite bundles
+ * it with only the webgpu and cpu backends in use (no wasm files to copy).
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'vite';
+import { CHROMIUM_PATH, launchChromium, serveStatic, type StaticServer } from './chromium.js';
+
+const repo = fileURLToPath(new URL('..', import.meta.url));
+
+/** The page: runs every case, then the small bench shape; reports JSON in #result and sets data-done. */
+function entrySource(fromDir: string): string {
+  const at = (p: string) => JSON.stringify(relative(fromDir, join(repo, p)).replace(/\\/g, '/'));
+  return `
+import '@tensorflow/tfjs-backend-webgpu';
+import { tf } from ${at('src/tf.ts')};
+import { registerWebGPUKernels } from ${at('kernels/register.ts')};
+import { checkForward, checkGradients, mergeCases } from ${at('test/kernels-merge-cases.ts')};
+import { benchSplice, SHAPES } from ${at('bench/splice.ts')};
+
+const out = document.getElementById('result');
+const report = (r) => { out.textContent = JSON.stringify(r); out.dataset.done = '1'; };
+const r = { errors: [] };
+try {
+  if (!(await tf.setBackend('webgpu'))) throw new Error('tfjs webgpu backend failed to initialise');
+  const adapter = await navigator.gpu.requestAdapter();
+  r.adapter = [adapter.info.vendor, adapter.info.architecture].filter(Boolean).join(' ');
+  registerWebGPUKernels();
+  const cases = mergeCases();
+  r.forward = 0; r.flushedByComposite = 0;
+  for (const c of cases) {
+    const f = await checkForward(c);
+    if (f.error) r.errors.push(f.error); else r.forward++;
+    r.flushedByComposite += f.flushedByComposite ?? 0;
+  }
+  r.gradients = 0; r.tableBitExactVsReference = 0;
+  for (const c of cases.filter((c) => c.layout.batchSize * c.layout.seqLen <= 4096)) {
+    const g = await checkGradients(c);
+    if (g.error) r.errors.push(g.error); else r.gradients++;
+    if (g.tableBitExact) r.tableBitExactVsReference++;
+  }
+  r.cases = cases.length;
+  // Forward only: the composite's training steps take tens of seconds on SwiftShader.
+  r.bench = await benchSplice([{ ...SHAPES.small, reps: 15 }], 0);
+} catch (e) { r.errors.push(String(e && e.stack || e)); }
+report(r);
+`;
+}
+
+interface PageResult {
+  errors: string[];
+  adapter?: string;
+  cases?: number;
+  forward?: number;
+  flushedByComposite?: number;
+  gradients?: number;
+  tableBitExactVsReference?: number;
+  bench?: unknown[];
+}
+
+const skip = existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`;
+let dir = '';
+let server: StaticServer | undefined;
+
+before(async () => {
+  if (skip) return;
+  dir = await mkdtemp(join(tmpdir(), 'mt-kernels-page-'));
+  const src = join(dir, 'src');
+  await mkdir(src);
+  await writeFile(join(src, 'index.html'), '<!doctype html><meta charset="utf-8"><title>kernels</title><pre id="result"></pre><script type="module" src="./main.js"></script>');
+  await writeFile(join(src, 'main.js'), entrySource(src));
+  await build({
+    configFile: false,
+    root: src,
+    logLevel: 'error',
+    // The entry lives outside the repo, so bare imports are resolved from the repo's node_modules.
+    resolve: { alias: { '@tensorflow/tfjs-backend-webgpu': join(repo, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/index.js') } },
+    build: { outDir: join(dir, 'dist'), emptyOutDir: true, minify: false, target: 'es2022', reportCompressedSize: false },
+  });
+  server = await serveStatic(join(dir, 'dist'));
+});
+
+after(async () => {
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+test('the merge kernel is bit-exact with the reference in headless Chromium, gradients too', { skip, timeout: 120_000 }, async (t) => {
+  const browser = await launchChromium({ webgpu: true });
+  try {
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    await page.goto(server!.url);
+    try {
+      await page.waitForSelector('#result[data-done]', { timeout: 100_000 });
+    } catch (err) {
+      throw new Error(`page never reported (console: ${logs.slice(-10).join(' | ') || 'empty'}): ${String(err)}`);
+    }
+    const r = JSON.parse((await page.textContent('#result')) ?? '{}') as PageResult;
+    t.diagnostic(`adapter: ${r.adapter}; ${r.forward}/${r.cases} layouts bit-exact; ${r.gradients} gradient checks passed`);
+    t.diagnostic(`composite flushed ${r.flushedByComposite} subnormals; d table bit-exact vs reference in ${r.tableBitExactVsReference}`);
+    t.diagnostic(`bench (Chromium, SwiftShader): ${JSON.stringify(r.bench)}`);
+    assert.deepEqual(r.errors, []);
+    assert.match(r.adapter ?? '', /swiftshader/i);
+    assert.equal(r.forward, r.cases);
+    assert.ok((r.gradients ?? 0) >= 15, `only ${r.gradients} gradient checks ran`);
+  } finally {
+    await browser.close();
+  }
+});

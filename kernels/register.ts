@@ -1,0 +1,30 @@
+/**
+ * Registers the project's WGSL kernels with tfjs and routes `mergeEmbeddings` through them on WebGPU.
+ *
+ * Safe to call before the webgpu backend exists (tfjs's kernel registry is keyed by backend name, not by a live
+ * backend), in Node without WebGPU, and more than once. On any backend other than webgpu the installed fast
+ * path declines, so `mergeEmbeddings` keeps using the reference tfjs ops there.
+ */
+import { tf } from '../src/tf.js';
+import { setFastMerge } from '../src/splice/splice.js';
+import {
+  EMBEDDING_MERGE_KERNEL,
+  embeddingMergeGradConfig,
+  embeddingMergeKernelConfig,
+  mergeEmbeddingsWebGPU,
+} from './embedding-merge.js';
+import { EMBEDDING_TABLE_GRAD_KERNEL, embeddingTableGradKernelConfig } from './embedding-table-grad.js';
+
+/**
+ * Registers the embedding-merge kernel (backend `webgpu`), its gradient and the table-gradient kernel that
+ * gradient uses, and installs the merge as
+ * `mergeEmbeddings`' fast path. Idempotent: the registry is touched once (tfjs warns on re-registration),
+ * while the fast path is (re)installed on every call, so a caller that removed it with `setFastMerge(null)`
+ * gets it back.
+ */
+export function registerWebGPUKernels(): void {
+  if (!tf.getKernel(EMBEDDING_MERGE_KERNEL, 'webgpu')) tf.registerKernel(embeddingMergeKernelConfig);
+  if (!tf.getKernel(EMBEDDING_TABLE_GRAD_KERNEL, 'webgpu')) tf.registerKernel(embeddingTableGradKernelConfig);
+  if (!tf.getGradient(EMBEDDING_MERGE_KERNEL)) tf.registerGradient(embeddingMergeGradConfig);
+  setFastMerge(mergeEmbeddingsWebGPU);
+}
