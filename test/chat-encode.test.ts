@@ -113,3 +113,8 @@ test('errors name the row id', async () => {
   ];
   for (const [row, re] of cases) assert.throws(() => encodeChat(row as never, tok, [vec]), re);
 });
+
+test('an empty assistant reply is named', async () => {
+  const tok = await tokenizer('chatml');
+  assert.throws(() => encodeChat({ id: 'e', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: '  ' }] }, tok, []), /row "e": messages\[1\] is an empty assistant reply/);
+});

@@ -116,6 +116,7 @@ export function encodeChat(
       const m = messages[k];
       if (m.role !== 'assistant') continue;
       const reply = m.content.trim();
+      if (!reply) throw new RowError(id, `messages[${k}] is an empty assistant reply`);
       // The reply is the last occurrence of its text in the conversation rendered up to and including it;
       // a plain forward search could match the same words in an earlier user turn.
       let upTo: number;

@@ -66,6 +66,9 @@ function numberOption(o: Record<string, unknown>, key: string, fallback?: number
 }
 
 function vectorFrom(o: Record<string, unknown>): VectorModality {
+  if (o.dim === undefined) {
+    throw new Error('the vector modality needs its vector length: --modality_options \'{"dim": 8}\' (also numTokens, token, dataKey)');
+  }
   return new VectorModality({
     dim: numberOption(o, 'dim'),
     numTokens: numberOption(o, 'numTokens', 1),
