@@ -167,3 +167,21 @@ test('patch embedding: equals the convolution written out as loops over patches'
   assert.throws(() => pe.apply(tf.zeros([1, 3, 10, 8])), /expected \[n, 3, H, W\] with H and W multiples of 4/);
   pe.dispose();
 });
+
+test('patch embedding: the training path (patchify + matmul) equals the conv and trains the filter', async () => {
+  const { PatchEmbedding } = await import('../src/encoders/patch-embed.js');
+  const w = tf.randomNormal([6, 3, 4, 4], 0, 1, 'float32', 5);
+  const pe = new PatchEmbedding(w, 4);
+  const x = tf.randomNormal([2, 3, 8, 12], 0, 1, 'float32', 6);
+  const conv = pe.apply(x).arraySync() as number[][][];
+  pe.filter.trainable = true;
+  const { value, grads } = tf.variableGrads(() => {
+    const y = pe.apply(x);
+    const d = y.arraySync() as number[][][];
+    for (let i = 0; i < 2; i++) for (let t = 0; t < 6; t++) for (let k = 0; k < 6; k++) assert.ok(Math.abs(d[i][t][k] - conv[i][t][k]) < 1e-4);
+    return tf.sum(y) as tf.Scalar;
+  }, [pe.filter]);
+  assert.ok(Number.isFinite(value.dataSync()[0]));
+  assert.deepEqual(grads[pe.filter.name].shape, [4, 4, 3, 6]);
+  pe.dispose();
+});

@@ -138,3 +138,37 @@ test('bad rows: reported by id; --skip_bad_rows skips and counts them', async ()
   assert.equal(r.skippedRows, 2);
   await rm(out, { recursive: true, force: true });
 });
+
+test('--train_encoders: the vision encoder receives gradients, is saved into the checkpoint and reloads', async () => {
+  const root = await tmpDir();
+  const { writeDirAtomic } = await import('../node/atomic-write.js');
+  const { makeTinyMultimodalFiles } = await import('../src/tiny/tiny-multimodal.js');
+  const { PNG } = await import('pngjs');
+  const { writeFile } = await import('node:fs/promises');
+  const base = path.join(root, 'vision-base');
+  await writeDirAtomic(base, await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip'], hiddenSize: 32, numHiddenLayers: 1, seed: 3 }));
+  const rows = [];
+  for (let i = 0; i < 8; i++) {
+    const png = new PNG({ width: 32, height: 32 });
+    for (let p = 0; p < 32 * 32; p++) png.data.set(i % 2 ? [220, 30, 30, 255] : [30, 30, 220, 255], p * 4);
+    await writeFile(path.join(root, `img${i}.png`), PNG.sync.write(png));
+    rows.push({ id: `v${i}`, messages: [{ role: 'user', content: 'Colour of <image>?' }, { role: 'assistant', content: i % 2 ? 'red' : 'blue' }], images: [`img${i}.png`] });
+  }
+  const data = await writeJsonl(rows, root);
+  const out = path.join(root, 'enc');
+  await runTraining(args({ model_name_or_path: base, dataset_path: data, output_dir: out, train_encoders: true, max_steps: 3, per_device_train_batch_size: 4, save_steps: 2 }), quiet);
+  const before = await tensors(path.join(base, 'vision_encoder/model.safetensors'));
+  const after = await tensors(path.join(out, 'vision_clip_encoder/model.safetensors'));
+  const key = 'vision_model.embeddings.patch_embedding.weight';
+  assert.deepEqual(after.get(key)!.shape, before.get(key)!.shape, 'saved in PyTorch layout');
+  assert.notEqual(Buffer.compare(Buffer.from(after.get(key)!.data), Buffer.from(before.get(key)!.data)), 0, 'the patch embedding trained');
+  const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
+  assert.equal(config.multi_token.modalities[0].encoder, 'vision_clip_encoder');
+  const { loadLMM } = await import('../src/lmm/load.js');
+  const { openSource } = await import('../node/folder-source.js');
+  const lmm = await loadLMM(out, { open: openSource });
+  lmm.dispose();
+  // Resuming restores the trained encoder from the checkpoint.
+  const r = await runTraining(args({ model_name_or_path: base, dataset_path: data, output_dir: out, train_encoders: true, max_steps: 3, per_device_train_batch_size: 4, resume_from_checkpoint: path.join(out, 'checkpoint-2') }), quiet);
+  assert.equal(r.state.global_step, 3);
+});

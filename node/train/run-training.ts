@@ -12,7 +12,7 @@ import { restoreTrainableWeights } from '../../src/lmm/restore.js';
 import { applyLora, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from '../../src/lora/lora.js';
 import { Rng } from '../../src/lm/sampling.js';
 import { Trainer, NonFiniteLossError, type LogEntry, type TrainerState } from '../../src/train/trainer.js';
-import { cachedFeatures, encoderFeatures } from '../../src/train/feature-cache.js';
+import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
 import { isScheduleType } from '../../src/train/schedule.js';
 import { lossCurveSVG } from '../../src/train/loss-plot.js';
 import { readWeightFiles } from '../../src/io/weights.js';
@@ -157,7 +157,7 @@ export async function runTraining(
   const cache = lmm.modalities.length && !args.train_encoders
     ? cachedFeatures(lmm, { loadBytes }, args.feature_cache ? new DiskFeatureStore(args.feature_cache) : undefined, fingerprint)
     : null;
-  trainer.hooks.features = cache ?? encoderFeatures(lmm, { loadBytes });
+  trainer.hooks.features = args.train_encoders ? trainableEncoderFeatures(lmm, { loadBytes }) : (cache ?? encoderFeatures(lmm, { loadBytes }));
 
   const trainArgsJSON = JSON.stringify({ ...args, mode }, null, 2) + '\n';
   const logFile = path.join(out, 'train_log.jsonl');

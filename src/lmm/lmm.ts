@@ -103,6 +103,23 @@ export class LMM {
     return out;
   }
 
+  /**
+   * `encode` for trainable encoders: synchronous, so it can run inside a gradient tape (see
+   * `Modality.encodeSync`). Returns the same concatenated per-modality features.
+   */
+  encodeSync(pre: unknown[][], layout: SpliceLayout, rowIds: string[]): BatchFeatures {
+    return this.modalities.map((m, mi) => {
+      if (!m.encodeSync) throw new Error(`the ${m.name} modality cannot run its encoder inside a gradient (no encodeSync)`);
+      const perRow = m.encodeSync(pre[mi]);
+      perRow.forEach((t, b) => {
+        const want = layout.itemCounts[mi][b];
+        if (t.shape[0] !== want) throw new RowError(rowIds[b], `${m.name} encoder returned ${t.shape[0]} item(s) for ${want} ${m.token} token(s)`);
+      });
+      const nonEmpty = perRow.filter((t) => t.shape[0] > 0);
+      return nonEmpty.length ? tf.concat(nonEmpty, 0) : null;
+    });
+  }
+
   /** Projects features to LM rows `[R, D]` in the layout's order (modality, row, instance, offset). */
   project(features: BatchFeatures, training = false): Tensor {
     const D = this.lm.config.hiddenSize;

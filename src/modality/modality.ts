@@ -28,6 +28,11 @@ export interface Modality<Pre = unknown> {
   toConfig(): ModalityConfig;
   /** Frees encoder weights. */
   dispose?(): void;
+  /**
+   * `encode` run synchronously, for finetuning the encoder: gradients are recorded only for ops run inside the
+   * trainer's (synchronous) gradient function. Required with `encoderParameters`.
+   */
+  encodeSync?(rows: Pre[]): Tensor[];
   /** Encoder parameters by name, for modalities whose encoder can be finetuned (`train --train_encoders`). */
   encoderParameters?(): Map<string, Variable>;
   /** The encoder's files with its current weights (config, processor config, model.safetensors), for saving. */

@@ -157,6 +157,11 @@ export class VisionClipModality implements Modality<PixelBatch> {
 
   /** One `[images, tokenWidth-or-1, hidden]` tensor per row (`[images, patches, hidden]` or `[images, 1, hidden]`). */
   async encode(rows: PixelBatch[]): Promise<Tensor[]> {
+    return this.encodeSync(rows);
+  }
+
+  /** `encode` without the promise: lets a trainer run the encoder inside its gradient tape. */
+  encodeSync(rows: PixelBatch[]): Tensor[] {
     const d = this.encoder.hiddenSize;
     const layer = this.featureLayer;
     if (layer === 'pooled') {

@@ -5,8 +5,19 @@ import type { PreprocessContext } from '../modality/modality.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { rawToTensor, tensorToRaw } from '../io/weights.js';
 
-/** Gives the frozen-encoder features for a batch (computed, or from a cache). */
-export type FeatureProvider = (batch: Batch) => Promise<BatchFeatures>;
+/**
+ * Gives the encoder features for a batch: computed, or from a cache — or, when the encoders train, a function
+ * the trainer calls inside its gradient tape so the encoders receive gradients.
+ */
+export type FeatureProvider = (batch: Batch) => Promise<BatchFeatures | (() => BatchFeatures)>;
+
+/** Preprocesses outside the tape (async I/O), then encodes inside it: for `--train_encoders`. */
+export function trainableEncoderFeatures(lmm: LMM, ctx: Omit<PreprocessContext, 'rowId'> = {}): FeatureProvider {
+  return async (batch) => {
+    const pre = await lmm.preprocess(batch.items, batch.ids, ctx);
+    return () => lmm.encodeSync(pre, batch.layout, batch.ids);
+  };
+}
 
 /** Where cached per-row features persist between epochs and runs (Node: a folder of safetensors files). */
 export interface FeatureStore {

@@ -155,11 +155,13 @@ export class Trainer {
     for (const batch of micro) {
       const f = await features(batch);
       tokens += batch.attentionMask.reduce((s, r) => s + r.reduce((a, x) => a + x, 0), 0);
-      const { value, grads: g } = tf.variableGrads(() => tf.mul(this.lmm.loss(batch, f, true), 1 / micro.length) as tf.Scalar, vars);
+      // A function means the encoders train: run them inside the tape (their outputs are freed with it).
+      const lossOf = () => this.lmm.loss(batch, typeof f === 'function' ? f() : f, true);
+      const { value, grads: g } = tf.variableGrads(() => tf.mul(lossOf(), 1 / micro.length) as tf.Scalar, vars);
       lossSum += value.dataSync()[0];
       value.dispose();
       accumulate(grads, g, this.varNames);
-      for (const t of f) t?.dispose();
+      if (typeof f !== 'function') for (const t of f) t?.dispose();
     }
     const gradNorm = grads.size ? clipGradNorm(grads, this.config.maxGradNorm) : 0;
     const lr = learningRate(
