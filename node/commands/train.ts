@@ -46,6 +46,7 @@ export function registerTrain(program: Command): void {
     .option('--skip_bad_rows [bool]', 'skip (and report) rows that fail validation instead of stopping', bool, d.skip_bad_rows)
     .option('--feature_cache <dir>', 'cache frozen-encoder features on disk')
     .option('--train_encoders [bool]', 'also finetune the modality encoders (saved into the checkpoint)', bool, d.train_encoders)
+    .option('--save_encoders [bool]', 'copy the encoders into the final model folder (self-contained)', bool, d.save_encoders)
     .option('--save_dtype <dtype>', 'F32 | F16 | BF16 weights in saved files', d.save_dtype)
     .option('--no-progress', 'no progress bar (one log line per logging step)')
     .option('--backend <name>', 'tfjs backend (default: best available)');

@@ -41,6 +41,8 @@ export interface TrainArgs {
   save_dtype: 'F32' | 'F16' | 'BF16';
   /** Also finetune the modality encoders (those that support it); disables the feature cache. */
   train_encoders: boolean;
+  /** Copy the encoders into the final model folder (always done with train_encoders): a self-contained model. */
+  save_encoders: boolean;
   /** Show the progress bar (default: when stderr is a terminal). */
   progress?: boolean;
 }
@@ -70,6 +72,7 @@ export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_pat
   skip_bad_rows: false,
   save_dtype: 'F32',
   train_encoders: false,
+  save_encoders: false,
 };
 
 /**

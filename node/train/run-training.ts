@@ -202,7 +202,7 @@ export async function runTraining(
 
   // The final model folder: loadable by loadLMM / `generate` / `serve`, and by the seed's loader.
   const { lmmCheckpointFiles } = await import('../../src/lmm/save.js');
-  const files = await lmmCheckpointFiles(lmm, { ...fileOpts, configOverrides: data.configOverrides });
+  const files = await lmmCheckpointFiles(lmm, { ...fileOpts, exportEncoders: args.train_encoders || args.save_encoders, configOverrides: data.configOverrides });
   files.set('trainer_state.json', JSON.stringify(trainer.state, null, 2) + '\n');
   files.set('training_args.json', trainArgsJSON);
   files.set('loss.svg', lossCurveSVG(trainer.state.log_history));
