@@ -172,3 +172,35 @@ test('--train_encoders: the vision encoder receives gradients, is saved into the
   const r = await runTraining(args({ model_name_or_path: base, dataset_path: data, output_dir: out, train_encoders: true, max_steps: 3, per_device_train_batch_size: 4, resume_from_checkpoint: path.join(out, 'checkpoint-2') }), quiet);
   assert.equal(r.state.global_step, 3);
 });
+
+test('NaN/inf guard: training stops with a clear message and keeps the last good checkpoint', async () => {
+  const rows = vectorRows(16);
+  // Values near float32's limit overflow inside the projector once training starts.
+  rows[13].vectors = [Array(8).fill(3e38), Array(8).fill(-3e38)];
+  const out = path.join(await tmpDir(), 'nan');
+  let failedAt = 0;
+  await assert.rejects(
+    runTraining(args({ dataset_path: await writeJsonl(rows), output_dir: out, max_steps: 8, save_steps: 1, per_device_train_batch_size: 4 }), quiet),
+    (e: Error) => {
+      const m = /loss became (NaN|Infinity|-Infinity).* at step (\d+); stopping without updating/.exec(e.message);
+      assert.ok(m, e.message);
+      failedAt = Number(m[2]);
+      if (failedAt > 1) assert.match(e.message, new RegExp(`Last good checkpoint: .*checkpoint-${failedAt - 1}$`));
+      return true;
+    },
+  );
+  assert.ok(failedAt > 1, 'the bad row should not come first with this seed, so a good checkpoint exists');
+  const { loadLMM } = await import('../src/lmm/load.js');
+  const { openSource } = await import('../node/folder-source.js');
+  (await loadLMM(path.join(out, `checkpoint-${failedAt - 1}`), { open: openSource })).dispose();
+});
+
+test('--feature_cache: features are stored per row and a second run reuses them with identical losses', async () => {
+  const root = await tmpDir();
+  const cache = path.join(root, 'cache');
+  const a = await runTraining(args({ output_dir: path.join(root, 'a'), max_steps: 4, feature_cache: cache }), quiet);
+  const shards = await readdir(cache);
+  assert.ok(shards.length > 0, 'cache written');
+  const b = await runTraining(args({ output_dir: path.join(root, 'b'), max_steps: 4, feature_cache: cache }), quiet);
+  assert.deepEqual(losses(b.state), losses(a.state));
+});
