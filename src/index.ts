@@ -49,3 +49,12 @@ export { streamGenerate, generateBatch, PromptTooLongError, type LMMGenerateOpti
 
 export { applyLora, mergeLora, loraParameters, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from './lora/lora.js';
 export { makeTinyLMFiles, makeTinyLMMFiles } from './tiny/tiny-lmm.js';
+
+export { Trainer, NonFiniteLossError, epochOrder, type TrainConfig, type TrainerState, type LogEntry } from './train/trainer.js';
+export { AdamW } from './train/adamw.js';
+export { learningRate, type ScheduleType } from './train/schedule.js';
+export { encoderFeatures, cachedFeatures, trainableEncoderFeatures, type FeatureProvider, type FeatureStore } from './train/feature-cache.js';
+export { lossCurveSVG } from './train/loss-plot.js';
+export { restoreTrainableWeights } from './lmm/restore.js';
+export { accuracyByType, normaliseAnswer, formatAccuracyTable } from './eval/accuracy.js';
+export { makeTinyMultimodalFiles, TINY_MODALITIES } from './tiny/tiny-multimodal.js';
