@@ -88,6 +88,7 @@ test('answers agree with the pictures for every question type; rows are schema-c
     const e = m.get(row.id as string)!;
     const [q, a] = row.messages as { role: string; content: string }[];
     assert.equal(a.content, e.answer);
+    for (const text of [q.content, a.content]) assert.doesNotMatch(text, /\ba [aeiou]/i, `${row.id}: "a" before a vowel`);
     assert.deepEqual(row.images, e.images!.map((i) => i.file));
     const shapes = e.images!.map((i) => i.shapes);
     seen.add(e.question_type);

@@ -32,7 +32,7 @@ const QUESTIONS: Record<QuestionType, string[]> = {
   shape: ['What shape is in <image>?', 'What shape is shown in <image>?', '<image>\nWhat shape is this?', 'Name the shape in <image>.'],
   count: ['How many shapes are in <image>?', 'How many shapes are there in <image>?', 'Count the shapes in <image>.', '<image>\nHow many shapes do you see?'],
   compare: ['Which image has the {target}, <image> or <image>?', 'Which image shows the {target}: <image> or <image>?', '<image> <image>\nWhich image has the {target}, the first or the second?'],
-  exists: ['Is there a {target} in <image>?', 'Does <image> contain a {target}?', '<image>\nIs there a {target} in this picture?'],
+  exists: ['Is there {a_target} in <image>?', 'Does <image> contain {a_target}?', '<image>\nIs there {a_target} in this picture?'],
 };
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
@@ -148,7 +148,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
       let scene = sampleScene(rng, size, n, { first: yes ? target : otherTarget(rng, target) });
       while (!yes && hasTarget(scene, target)) scene = sampleScene(rng, size, n, { first: otherTarget(rng, target) });
       scenes = [scene];
-      question = question.replace('{target}', `${target.colour} ${target.kind}`);
+      question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
       break;
     }
