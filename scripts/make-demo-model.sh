@@ -40,4 +40,49 @@ rm -rf models/demo
 mkdir -p models/demo
 cp -r "$WORK/run/"{config.json,model.safetensors,non_lora_trainables.safetensors,non_lora_trainables.bin,tokenizer.json,tokenizer_config.json,special_tokens_map.json,generation_config.json,README.md,loss.svg,trainer_state.json,vision_clip_encoder} models/demo/
 cp "$WORK/eval.txt" models/demo/eval.txt
+# The run's own card names the build folders; the shipped card says what the demo is, how well it does, and how
+# to remake it, and keeps the run's training facts.
+{
+  cat <<'CARD'
+---
+license: apache-2.0
+tags:
+  - multimodal
+  - multi-token
+inference: false
+---
+
+# multi-token demo model
+
+The embedded default of [multi-token](../../README.md): a tiny LLaVA-style model that answers questions about
+pictures of coloured shapes (red, green, blue, yellow, purple, orange circles, squares, triangles, stars and
+diamonds on white). It is trained from scratch on data the project generates (`multi-token dataset
+synth-shapes`), so it knows nothing else: a photo gets an answer about shapes, and text-only chat is not its job.
+
+- vision: CLIP-architecture encoder (64×64 input, 8×8 patches, 4 layers, width 64), pretrained as a shape and
+  colour classifier, then frozen; its layer −2 patch states (64 per image) go through an `mlp2x_gelu` projector
+- language: Llama-architecture decoder (hidden 128, 4 layers, 4 heads / 2 KV heads, vocab 640, Llama-3 chat
+  template), trained in full with the projector
+
+```bash
+npx multi-token generate --model models/demo --images examples/red-circle.png --prompt "What colour is the shape in <image>?"
+```
+
+## Held-out accuracy (`multi-token eval`, exact match, greedy)
+
+```
+CARD
+  head -n 9 "$WORK/eval.txt"
+  cat <<'CARD'
+```
+
+Colour and shape of a single shape are reliable, and so are captions of one-shape pictures. Several shapes in one
+picture are not: their captions are mostly wrong, and counting, "is there a …" and "which of two images" questions
+are close to chance — the frozen encoder was pretrained on one shape per image.
+
+Remake it with `bash scripts/make-demo-model.sh` (about an hour on 2 CPU cores).
+
+CARD
+  sed -n '/^### Training/,$p' "$WORK/run/README.md"
+} > models/demo/README.md
 du -sh models/demo

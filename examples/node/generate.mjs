@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { loadLMM, generateBatch, selectNodeBackend } from 'multi-token';
 
-const [model, image, question = 'What is in this picture?'] = process.argv.slice(2);
+const [model, image, question = 'Describe the picture.'] = process.argv.slice(2);
 if (!model || !image) {
   console.error('usage: node generate.mjs <model folder or URL> <image file> ["question"]');
   process.exit(2);

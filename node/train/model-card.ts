@@ -14,6 +14,9 @@ export function modelCard(o: { args: TrainArgs; mode: string; lmm: LMM; state: T
     ? lmm.modalities.map((m) => `* ${m.name} — use \`${m.token}\` in text and provide \`${m.dataKey}\`, encoded as ${m.tokenWidth} tokens`).join('\n')
     : '* none (text only)';
   const exampleText = JSON.stringify(o.example, null, 2);
+  // The generate CLI takes each modality's items as --<dataKey>, and the prompt names where they go.
+  const itemFlags = lmm.modalities.map((m) => ` --${m.dataKey} ${m.dataKey === 'images' ? 'picture.png' : 'FILE'}`).join('');
+  const prompt = lmm.modalities.length ? `Describe ${lmm.modalities.map((m) => m.token).join(' ')}` : '…';
   return `---
 license: apache-2.0
 base_model: ${args.model_name_or_path}
@@ -33,7 +36,7 @@ ${modalities}
 ### Usage
 
 \`\`\`bash
-npx multi-token generate --model ${args.output_dir} --prompt "…"
+npx multi-token generate --model ${args.output_dir}${itemFlags} --prompt "${prompt}"
 npx multi-token serve --model_name_or_path ${args.output_dir}
 \`\`\`
 

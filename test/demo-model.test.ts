@@ -1,0 +1,96 @@
+/**
+ * The embedded default model (`models/demo`, made by `scripts/make-demo-model.sh`): the README's promises about
+ * it hold. Its Node snippet prints the answer its comment shows, the CLI answers about an example image, it
+ * stays under the size the repo can ship, and on freshly generated images (a seed the recipe never used) it
+ * answers colour and shape questions at ≥ 90%.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { tf } from '../src/tf.js';
+import '@tensorflow/tfjs-backend-wasm';
+import { installKernelFallbacks } from '../src/backend-fallbacks.js';
+import { runEval } from '../node/commands/eval.js';
+import { synthShapes } from '../node/dataset/synth-shapes.js';
+import { tmpDir } from './helpers/tiny-vector.js';
+
+const run = promisify(execFile);
+const repo = path.resolve('.');
+const demo = path.join(repo, 'models/demo');
+const cli = path.join(repo, 'bin/multi-token.js');
+
+before(async () => {
+  await tf.setBackend('wasm');
+  installKernelFallbacks('wasm');
+});
+
+/** The first ```js block under "## Using the library" in the README, and the answer its last comment promises. */
+async function readmeSnippet(): Promise<{ code: string; expected: string }> {
+  const readme = await readFile(path.join(repo, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Using the library'));
+  const code = /```js\n([\s\S]*?)```/.exec(section)?.[1];
+  assert.ok(code, 'README has a js block under "Using the library"');
+  const expected = /console\.log\([^)]*\);\s*\/\/\s*"([^"]+)"/.exec(code)?.[1];
+  assert.ok(expected, 'the snippet says what it prints');
+  return { code, expected };
+}
+
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    total += e.isDirectory() ? await folderBytes(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+test('models/demo is small enough to ship (≤ 30 MB) and self-contained', async () => {
+  const bytes = await folderBytes(demo);
+  assert.ok(bytes <= 30 * 1024 * 1024, `models/demo is ${(bytes / 2 ** 20).toFixed(1)} MiB`);
+  const config = JSON.parse(await readFile(path.join(demo, 'config.json'), 'utf8'));
+  assert.ok(JSON.stringify(config).includes('vision_clip'), 'the config names its vision modality');
+});
+
+test("the README's Node snippet prints the answer it promises", { timeout: 180_000 }, async (t) => {
+  const { code, expected } = await readmeSnippet();
+  // Inside the repo so `import … from 'multi-token'` resolves to this package (self-reference through "exports").
+  const dir = path.join(repo, '.cache', `readme-snippet-${process.pid}`);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, 'snippet.mjs');
+  await writeFile(file, code);
+  try {
+    const { stdout } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file], {
+      cwd: repo,
+      env: { ...process.env, MULTI_TOKEN_BACKEND: 'wasm' },
+    });
+    t.diagnostic(`stdout: ${JSON.stringify(stdout)}`);
+    assert.equal(stdout.trim(), expected);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('multi-token generate answers about an example image', { timeout: 180_000 }, async (t) => {
+  const { stdout } = await run(
+    process.execPath,
+    [cli, 'generate', '--model', demo, '--images', path.join(repo, 'examples/blue-square.png'), '--prompt', 'What colour is the shape in <image>?', '--backend', 'wasm'],
+    { cwd: repo },
+  );
+  t.diagnostic(`stdout: ${JSON.stringify(stdout)}`);
+  assert.match(stdout, /\bblue\b/i);
+});
+
+test('colour and shape questions on freshly generated images: ≥ 90% each', { timeout: 600_000 }, async (t) => {
+  const out = path.join(await tmpDir(), 'fresh-shapes');
+  await synthShapes({ out, n: 1, nTest: 200, seed: 2027, imageSize: 64, mix: { colour: 1, shape: 1 } });
+  const r = await runEval({ model: demo, dataset: out, batch_size: 16, max_new_tokens: 16 });
+  t.diagnostic(JSON.stringify(r.rows));
+  for (const type of ['colour', 'shape']) {
+    const row = r.rows.find((x) => x.type === type);
+    assert.ok(row && row.n >= 30, `enough ${type} questions (${row?.n})`);
+    assert.ok(row.accuracy >= 0.9, `${type}: ${(row.accuracy * 100).toFixed(1)}% of ${row.n}`);
+  }
+});
