@@ -42,7 +42,7 @@ async function webRoot(rebuild: boolean, log: (s: string) => void): Promise<stri
   if (!rebuild && existsSync(path.join(dist, 'index.html'))) return dist;
   log('building the demo page (vite)…');
   const [{ build }, config] = await Promise.all([import('vite'), import(path.join(repo, 'vite.config.ts'))]);
-  await build({ ...config.pageConfig(dist), configFile: false, logLevel: 'warn' });
+  await build({ ...config.pageConfig(dist), configFile: false, logLevel: 'error' });
   return dist;
 }
 
