@@ -4,7 +4,7 @@
  * stays under the size the repo can ship, and on freshly generated images (a seed the recipe never used) it
  * answers colour and shape questions at ≥ 90%.
  */
-import { test, before } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -22,10 +22,13 @@ const repo = path.resolve('.');
 const demo = path.join(repo, 'models/demo');
 const cli = path.join(repo, 'bin/multi-token.js');
 
+let scratch = '';
 before(async () => {
   await tf.setBackend('wasm');
   installKernelFallbacks('wasm');
+  scratch = await tmpDir('mt-demo-model-');
 });
+after(() => rm(scratch, { recursive: true, force: true }));
 
 /** The first ```js block under "## Using the library" in the README, and the answer its last comment promises. */
 async function readmeSnippet(): Promise<{ code: string; expected: string }> {
@@ -50,8 +53,13 @@ async function folderBytes(dir: string): Promise<number> {
 test('models/demo is small enough to ship (≤ 30 MB) and self-contained', async () => {
   const bytes = await folderBytes(demo);
   assert.ok(bytes <= 30 * 1024 * 1024, `models/demo is ${(bytes / 2 ** 20).toFixed(1)} MiB`);
-  const config = JSON.parse(await readFile(path.join(demo, 'config.json'), 'utf8'));
-  assert.ok(JSON.stringify(config).includes('vision_clip'), 'the config names its vision modality');
+  // The vision encoder ships inside the folder (no base model or encoder to fetch).
+  const config = JSON.parse(await readFile(path.join(demo, 'config.json'), 'utf8')) as { multi_token: { modalities: { kind: string; encoder: string }[] } };
+  const [vision] = config.multi_token.modalities;
+  assert.equal(vision.kind, 'vision_clip');
+  for (const f of ['config.json', 'model.safetensors', 'preprocessor_config.json']) {
+    await stat(path.join(demo, vision.encoder, f));
+  }
 });
 
 test("the README's Node snippet prints the answer it promises", { timeout: 180_000 }, async (t) => {
@@ -84,7 +92,7 @@ test('multi-token generate answers about an example image', { timeout: 180_000 }
 });
 
 test('colour and shape questions on freshly generated images: ≥ 90% each', { timeout: 600_000 }, async (t) => {
-  const out = path.join(await tmpDir(), 'fresh-shapes');
+  const out = path.join(scratch, 'fresh-shapes');
   await synthShapes({ out, n: 1, nTest: 200, seed: 2027, imageSize: 64, mix: { colour: 1, shape: 1 } });
   const r = await runEval({ model: demo, dataset: out, batch_size: 16, max_new_tokens: 16 });
   t.diagnostic(JSON.stringify(r.rows));
