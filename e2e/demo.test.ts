@@ -52,7 +52,8 @@ test('WebGPU: the bundled demo model answers about an image, streaming; a reload
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const cons = watchConsole(page);
-    await page.goto(server!.url + QUERY);
+    // No temperature preset: loading the bundled demo model must switch the page to greedy decoding itself.
+    await page.goto(server!.url + '?maxNewTokens=8');
     assert.equal(await backendOf(page), 'webgpu', tail(cons));
 
     let t0 = Date.now();
@@ -75,6 +76,18 @@ test('WebGPU: the bundled demo model answers about an image, streaming; a reload
     assert.equal(await page.locator('.msg-user .msg-image').count(), 1, 'the user turn shows the image');
     await page.screenshot({ path: join(artifacts, 'demo-webgpu.png') });
     assert.deepEqual(consoleErrors(cons), [], 'no console errors');
+
+    // The examples strip (bundled demo only): one click attaches a drawn picture and fills in its question.
+    assert.deepEqual(await page.locator('#examples .example').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.example)),
+      ['red-circle', 'blue-square', 'green-triangle', 'yellow-star']);
+    await page.click('#examples [data-example="blue-square"]');
+    assert.equal(await page.inputValue('#prompt'), 'What colour is this shape?');
+    assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['blue-square.png']);
+    assert.equal(await page.inputValue('#temperature'), '0', 'greedy for the demo model');
+    const b = await ask(page, 'What colour is this shape?');
+    t.diagnostic(`example answer: ${JSON.stringify(b.text)} · ${b.meta}`);
+    assert.equal(b.text.trim(), 'Blue.');
+    await page.screenshot({ path: join(artifacts, 'demo-webgpu-example.png') });
 
     // A reload must not fetch the model again: every file comes from Cache Storage.
     const modelRequests: string[] = [];
@@ -110,6 +123,7 @@ test('no WebGPU, phone screen: wasm fallback, a picked folder, webcam + micropho
     await page.setInputFiles('#folder-input', join(dir, 'picked', 'tiny-multi'));
     await waitForModel(page);
     assert.match((await page.textContent('#model-name')) ?? '', /picked folder "tiny-multi"/);
+    assert.equal(await page.isVisible('#examples'), false, 'the shapes examples are for the bundled demo model only');
     assert.equal(await page.isVisible('#mic-btn'), true, 'an audio model offers the microphone');
 
     // A PDF: no modality of this model reads it, so it is refused up front.

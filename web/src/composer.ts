@@ -105,6 +105,15 @@ export class Composer {
     this.renderAttachments();
   }
 
+  /** Replaces the draft with an example: its picture as the only attachment, its question as the text. */
+  useExample(file: File, text: string): void {
+    this.clearAttachments();
+    this.addFiles([file]);
+    this.prompt.value = text;
+    this.autosize();
+    this.prompt.focus();
+  }
+
   /** Switches the send button to a stop button while an answer streams. */
   setBusy(busy: boolean): void {
     const send = byId<HTMLButtonElement>('send');

@@ -13,6 +13,7 @@ import { LoaderPanel } from './loader-panel.js';
 import { loadModel, formatBytes, type LoadedModel, type ModelChoice } from './model-loader.js';
 import { modalityInputs, describeKinds } from './modality-inputs.js';
 import { Composer } from './composer.js';
+import { showExamples } from './examples.js';
 import { ChatView, formatMs, formatStats } from './chat-view.js';
 import { buildRow, explainItemError, type ItemRef, type Turn } from './conversation.js';
 import { answer, type AnswerSettings } from './generation.js';
@@ -106,11 +107,24 @@ function onModelLoaded(m: LoadedModel): void {
   byId<HTMLDetailsElement>('loader').open = false;
   byId('loader-summary').textContent = `Model: ${m.location}`;
   composer.configure(inputs);
+  const demo = isDemo(m);
+  // The demo model was trained to answer one way (greedy); sampling only makes its answers worse.
+  if (demo && params.get('temperature') === null) byId<HTMLInputElement>('temperature').value = '0';
+  void showExamples(demo && inputs.some((i) => i.kind === 'image'), (file, question) => {
+    newChat(); // the demo model was trained on one-question conversations
+    composer.useExample(file, question);
+  });
   newChat();
   const extra = unsupported.length ? ` (${unsupported.join(', ')} cannot be fed from this page)` : '';
   chat.addSystem(`Loaded ${m.location} (${how}). It reads ${describeKinds(inputs.map((i) => i.kind))}${extra}.`);
   document.body.dataset.model = 'ready';
   void panel.refreshCached();
+}
+
+/** Whether `m` is the bundled demo model (loaded from its URL or from the browser cache). */
+function isDemo(m: LoadedModel): boolean {
+  const strip = (u: string) => u.replace(/\/+$/, '');
+  return strip(m.location) === strip(new URL(demoUrl, location.href).href);
 }
 
 function newChat(): void {
