@@ -7,7 +7,7 @@ import { PNG } from 'pngjs';
 import { synthShapes } from '../node/dataset/synth-shapes.js';
 import { readDataset } from '../node/dataset/read-dataset.js';
 import { validateRows, modalityKeysForBuilder } from '../src/data/validate.js';
-import { describeScene, renderScene, sceneKey, shapeAt, SHAPE_COLOURS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
+import { describeScene, renderScene, sceneKey, SHAPE_COLOURS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
 import { COLOUR_TONES_HZ, synthBeeps, AUDIO_SAMPLE_RATE } from '../src/data/shapes-audio.js';
 
 interface Meta {
@@ -152,35 +152,4 @@ test('renderScene anti-aliases edges and leaves the background white', () => {
   assert.deepEqual(at(0, 0), [255, 255, 255, 255]);
   const edge = at(23, 16); // the circle's edge (x = 23.5) halves this pixel
   assert.ok(edge[0] > SHAPE_COLOURS.blue[0] && edge[0] < 255, `${edge}`);
-});
-
-test('shapeAt names the topmost shape under a point, and agrees with the rendered colours', () => {
-  const scene: Scene = {
-    size: 64,
-    shapes: [
-      { kind: 'square', colour: 'red', cx: 20, cy: 20, r: 10 },
-      { kind: 'star', colour: 'green', cx: 44, cy: 44, r: 12 },
-      { kind: 'circle', colour: 'blue', cx: 26, cy: 26, r: 5 }, // drawn over the square's corner
-    ],
-  };
-  assert.equal(shapeAt(scene, 20, 20), 0);
-  assert.equal(shapeAt(scene, 44, 44), 1);
-  assert.equal(shapeAt(scene, 26, 26), 2, 'the later shape is on top');
-  assert.equal(shapeAt(scene, 2, 60), -1);
-  // Property: wherever a pixel is wholly one shape's colour, shapeAt at its centre names that shape.
-  const img = renderScene(scene);
-  let checked = 0;
-  for (let y = 0; y < 64; y++) {
-    for (let x = 0; x < 64; x++) {
-      const px = [...img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3)];
-      const i = scene.shapes.findIndex((s) => px.every((v, k) => v === SHAPE_COLOURS[s.colour][k]));
-      if (i >= 0) {
-        assert.equal(shapeAt(scene, x + 0.5, y + 0.5), i, `pixel ${x},${y}`);
-        checked++;
-      } else if (px.every((v) => v === 255)) {
-        assert.equal(shapeAt(scene, x + 0.5, y + 0.5), -1, `pixel ${x},${y}`);
-      }
-    }
-  }
-  assert.ok(checked > 300, `${checked} shape pixels checked`);
 });
