@@ -72,6 +72,11 @@ function serveRepoModels(): Plugin {
   };
 }
 
+/** Build options both outputs share: a self-contained folder of ES2022 with source maps. */
+function commonBuild(outDir: string) {
+  return { outDir, emptyOutDir: true, target: 'es2022', sourcemap: true, chunkSizeWarningLimit: CHUNK_WARNING_KB } as const;
+}
+
 /** The demo page build (`root: web/`). */
 export function pageConfig(outDir = resolve(repo, 'web/dist')): UserConfig {
   return {
@@ -79,13 +84,7 @@ export function pageConfig(outDir = resolve(repo, 'web/dist')): UserConfig {
     base: './',
     resolve: resolveOptions,
     plugins: [serveRepoModels()],
-    build: {
-      outDir,
-      emptyOutDir: true,
-      target: 'es2022',
-      sourcemap: true,
-      chunkSizeWarningLimit: CHUNK_WARNING_KB,
-    },
+    build: commonBuild(outDir),
   };
 }
 
@@ -102,11 +101,7 @@ export function browserLibConfig(outDir = resolve(repo, 'dist/browser')): UserCo
     resolve: resolveOptions,
     publicDir: false,
     build: {
-      outDir,
-      emptyOutDir: true,
-      target: 'es2022',
-      sourcemap: true,
-      chunkSizeWarningLimit: CHUNK_WARNING_KB,
+      ...commonBuild(outDir),
       // The module-preload polyfill is for HTML pages vite writes; a library has none.
       modulePreload: { polyfill: false },
       rolldownOptions: {

@@ -52,6 +52,30 @@ export async function launchChromium(opts: LaunchOptions = {}): Promise<Browser>
   });
 }
 
+/**
+ * Opens `url` in a fresh headless Chromium and returns the JSON the page writes into `#result` once it sets
+ * `data-done` there (the convention of the tests' self-checking pages). Fails with the page's last console lines
+ * when it never reports.
+ */
+export async function readResultPage<T>(url: string, opts: LaunchOptions & { timeoutMs: number }): Promise<T> {
+  const browser = await launchChromium(opts);
+  try {
+    const page = await browser.newPage();
+    const logs: string[] = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+    await page.goto(url);
+    try {
+      await page.waitForSelector('#result[data-done]', { timeout: opts.timeoutMs });
+    } catch (err) {
+      throw new Error(`page never reported (console: ${logs.slice(-10).join(' | ') || 'empty'}): ${String(err)}`);
+    }
+    return JSON.parse((await page.textContent('#result')) ?? '{}') as T;
+  } finally {
+    await browser.close();
+  }
+}
+
 /** MIME types the demo page and tests serve; anything else is `application/octet-stream`. */
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
-import { CHROMIUM_PATH, launchChromium, serveStatic, type StaticServer } from './chromium.js';
+import { CHROMIUM_PATH, readResultPage, serveStatic, type StaticServer } from './chromium.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 
@@ -95,27 +95,12 @@ after(async () => {
 });
 
 test('the merge kernel is bit-exact with the reference in headless Chromium, gradients too', { skip, timeout: 120_000 }, async (t) => {
-  const browser = await launchChromium({ webgpu: true });
-  try {
-    const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-    await page.goto(server!.url);
-    try {
-      await page.waitForSelector('#result[data-done]', { timeout: 100_000 });
-    } catch (err) {
-      throw new Error(`page never reported (console: ${logs.slice(-10).join(' | ') || 'empty'}): ${String(err)}`);
-    }
-    const r = JSON.parse((await page.textContent('#result')) ?? '{}') as PageResult;
-    t.diagnostic(`adapter: ${r.adapter}; ${r.forward}/${r.cases} layouts bit-exact; ${r.gradients} gradient checks passed`);
-    t.diagnostic(`composite flushed ${r.flushedByComposite} subnormals; d table bit-exact vs reference in ${r.tableBitExactVsReference}`);
-    t.diagnostic(`bench (Chromium, SwiftShader): ${JSON.stringify(r.bench)}`);
-    assert.deepEqual(r.errors, []);
-    assert.match(r.adapter ?? '', /swiftshader/i);
-    assert.equal(r.forward, r.cases);
-    assert.ok((r.gradients ?? 0) >= 15, `only ${r.gradients} gradient checks ran`);
-  } finally {
-    await browser.close();
-  }
+  const r = await readResultPage<PageResult>(server!.url, { webgpu: true, timeoutMs: 100_000 });
+  t.diagnostic(`adapter: ${r.adapter}; ${r.forward}/${r.cases} layouts bit-exact; ${r.gradients} gradient checks passed`);
+  t.diagnostic(`composite flushed ${r.flushedByComposite} subnormals; d table bit-exact vs reference in ${r.tableBitExactVsReference}`);
+  t.diagnostic(`bench (Chromium, SwiftShader): ${JSON.stringify(r.bench)}`);
+  assert.deepEqual(r.errors, []);
+  assert.match(r.adapter ?? '', /swiftshader/i);
+  assert.equal(r.forward, r.cases);
+  assert.ok((r.gradients ?? 0) >= 15, `only ${r.gradients} gradient checks ran`);
 });

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM_PATH, launchChromium, serveStatic, type StaticServer } from './chromium.js';
+import { CHROMIUM_PATH, readResultPage, serveStatic, type StaticServer } from './chromium.js';
 
 /** Reports `{isolated, gpu, adapter?, output?, error?}` as JSON in #result, then sets data-done. */
 const PAGE = `<!doctype html>
@@ -80,23 +80,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function runPage(webgpu: boolean): Promise<PageResult> {
-  const browser = await launchChromium({ webgpu });
-  try {
-    const page = await browser.newPage();
-    const logs: string[] = [];
-    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-    page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-    await page.goto(server!.url);
-    try {
-      await page.waitForSelector('#result[data-done]', { timeout: 60_000 });
-    } catch (err) {
-      throw new Error(`page never reported (console: ${logs.join(' | ') || 'empty'}): ${String(err)}`);
-    }
-    return JSON.parse((await page.textContent('#result')) ?? '{}') as PageResult;
-  } finally {
-    await browser.close();
-  }
+function runPage(webgpu: boolean): Promise<PageResult> {
+  return readResultPage<PageResult>(server!.url, { webgpu, timeoutMs: 60_000 });
 }
 
 test('with the WebGPU flags, a compute shader runs on SwiftShader in headless Chromium', { skip, timeout: 120_000 }, async (t) => {
