@@ -4,26 +4,26 @@
  * newcomer without a suitable picture at hand gets a correct answer in two clicks; the pairs stay within what the
  * README says the demo can do (one shape: colour, shape, description).
  */
-import { renderScene, type Scene } from '../../src/data/shapes-raster.js';
+import { renderScene } from '../../src/data/shapes-raster.js';
+import { EXAMPLE_SCENES, type ExampleName } from '../../src/data/example-scenes.js';
 import { byId, el } from './ui.js';
 
 interface Example {
-  name: string;
-  scene: Scene;
+  name: ExampleName;
   /** Asked after the picture (the page puts `<image>` first), in one of the training data's wordings. */
   question: string;
 }
 
 const EXAMPLES: readonly Example[] = [
-  { name: 'red-circle', scene: { size: 64, shapes: [{ kind: 'circle', colour: 'red', cx: 32, cy: 32, r: 17 }] }, question: 'Describe the picture.' },
-  { name: 'blue-square', scene: { size: 64, shapes: [{ kind: 'square', colour: 'blue', cx: 30, cy: 34, r: 16 }] }, question: 'What colour is this shape?' },
-  { name: 'green-triangle', scene: { size: 64, shapes: [{ kind: 'triangle', colour: 'green', cx: 33, cy: 31, r: 18 }] }, question: 'What shape is this?' },
-  { name: 'yellow-star', scene: { size: 64, shapes: [{ kind: 'star', colour: 'yellow', cx: 32, cy: 32, r: 18 }] }, question: 'Describe the picture.' },
+  { name: 'red-circle', question: 'Describe the picture.' },
+  { name: 'blue-square', question: 'What colour is this shape?' },
+  { name: 'green-triangle', question: 'What shape is this?' },
+  { name: 'yellow-star', question: 'Describe the picture.' },
 ];
 
 /** A scene as a PNG file, as if the user had attached it. */
 async function sceneFile(e: Example): Promise<File> {
-  const img = renderScene(e.scene);
+  const img = renderScene(EXAMPLE_SCENES[e.name]);
   const canvas = document.createElement('canvas');
   canvas.width = img.width;
   canvas.height = img.height;
