@@ -1,7 +1,9 @@
 /**
  * `multi-token eval --model DIR --dataset DIR`: answers every held-out question (the last assistant message is
  * the reference) with greedy decoding, in batches, and prints exact-match accuracy per question type (types
- * from the dataset's `meta.jsonl` when present, as `dataset synth-shapes` writes it).
+ * from the dataset's `meta.jsonl` when present, as `dataset synth-shapes` writes it). A dataset folder made
+ * with a holdout rule has three test splits — `test` (in distribution), `test_regions` and `test_pairs` (the
+ * held-out regions and colour×kind pairs) — and each gets its own table.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -10,7 +12,7 @@ import type { Command } from 'commander';
 import { loadLMM } from '../../src/lmm/load.js';
 import { generateBatch } from '../../src/lmm/generate.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { accuracyByType, formatAccuracyTable, type EvalItem } from '../../src/eval/accuracy.js';
+import { accuracyByType, formatAccuracyTable, normaliseAnswer, type EvalItem } from '../../src/eval/accuracy.js';
 import { readDataset } from '../dataset/read-dataset.js';
 import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
@@ -26,6 +28,17 @@ export interface EvalOptions {
   json?: boolean;
   backend?: string;
   show_errors?: number;
+  /** With a dataset folder: the split file to read (`test` → test.jsonl). Default `test`. */
+  split?: string;
+}
+
+/** The test splits `dataset synth-shapes` may write, in the order they are reported. */
+export const TEST_SPLITS = ['test', 'test_regions', 'test_pairs'] as const;
+
+/** The test splits present in a dataset folder (none for a file). */
+export async function testSplitsOf(dataset: string): Promise<string[]> {
+  if (!(await stat(dataset)).isDirectory()) return [];
+  return TEST_SPLITS.filter((s) => existsSync(path.join(dataset, `${s}.jsonl`)));
 }
 
 async function questionTypes(datasetPath: string): Promise<Map<string, string>> {
@@ -44,7 +57,10 @@ async function questionTypes(datasetPath: string): Promise<Map<string, string>> 
 /** Runs the evaluation; returns the per-type table (also used by the demo-model recipe and tests). */
 export async function runEval(o: EvalOptions) {
   const lmm = await loadLMM(o.model, { open: openSource });
-  const file = (await stat(o.dataset)).isDirectory() && existsSync(path.join(o.dataset, 'test.jsonl')) ? path.join(o.dataset, 'test.jsonl') : o.dataset;
+  const split = o.split ?? 'test';
+  const isDir = (await stat(o.dataset)).isDirectory();
+  if (isDir && o.split && !existsSync(path.join(o.dataset, `${split}.jsonl`))) throw new Error(`eval: ${o.dataset} has no ${split}.jsonl`);
+  const file = isDir && existsSync(path.join(o.dataset, `${split}.jsonl`)) ? path.join(o.dataset, `${split}.jsonl`) : o.dataset;
   const ds = await readDataset(file);
   const types = await questionTypes(o.dataset);
   const rows = ds.rows.slice(0, o.limit ?? ds.rows.length) as unknown as ChatRow[];
@@ -79,14 +95,19 @@ export function registerEval(program: Command): void {
     .option('--batch_size <n>', 'questions per batch', int, 16)
     .option('--max_new_tokens <n>', 'answer length cap', int, 24)
     .option('--show_errors <n>', 'print up to n wrong answers', int, 0)
-    .option('--json', 'print the table as JSON')
+    .option('--split <names>', `comma-separated test splits of a dataset folder (default: every one present of ${TEST_SPLITS.join(', ')})`)
+    .option('--json', 'print each table as one JSON line {split, rows, overall}')
     .option('--backend <name>', 'tfjs backend')
     .action(async (o: EvalOptions) => {
       await initRuntime({ backend: o.backend });
-      const r = await runEval(o);
-      if (o.json) process.stdout.write(JSON.stringify({ rows: r.rows, overall: r.overall }) + '\n');
-      else process.stdout.write(formatAccuracyTable(r) + '\n');
-      const wrong = r.items.filter((x) => x.got.trim().toLowerCase() !== x.expected.trim().toLowerCase()).slice(0, o.show_errors ?? 0);
-      for (const w of wrong) process.stdout.write(`  ${w.id} [${w.type}] expected ${JSON.stringify(w.expected)}, got ${JSON.stringify(w.got)}\n`);
+      const present = await testSplitsOf(o.dataset);
+      const splits = o.split ? o.split.split(',').map((s) => s.trim()) : present.length > 0 ? present : [undefined];
+      for (const [k, split] of splits.entries()) {
+        const r = await runEval({ ...o, split });
+        if (o.json) process.stdout.write(JSON.stringify({ split: split ?? path.basename(o.dataset), rows: r.rows, overall: r.overall }) + '\n');
+        else process.stdout.write(`${k > 0 ? '\n' : ''}${split && splits.length > 1 ? `${split}:\n` : ''}${formatAccuracyTable(r)}\n`);
+        const wrong = r.items.filter((x) => normaliseAnswer(x.got) !== normaliseAnswer(x.expected)).slice(0, o.show_errors ?? 0);
+        for (const w of wrong) process.stdout.write(`  ${w.id} [${w.type}] expected ${JSON.stringify(w.expected)}, got ${JSON.stringify(w.got)}\n`);
+      }
     });
 }
