@@ -22,7 +22,8 @@ test('classifyShape: the box, the radius bands and the pairs, with [lo, hi) boun
   assert.equal(classifyShape(rule, shape({ cx: 36, cy: 20 }), 64), 'regions', 'x = 36 px is the box edge (inclusive)');
   assert.equal(classifyShape(rule, shape({ cx: 44, cy: 20 }), 64), 'train', 'x = 44 px is past the box (exclusive)');
   assert.equal(classifyShape(rule, shape({ cx: 40, cy: 32 }), 64), 'train', 'below the top half');
-  assert.equal(classifyShape(rule, shape({ r: 17 }), 64), 'regions', 'r = 17 px is 26.6% of the canvas');
+  assert.equal(classifyShape(rule, shape({ r: 19 }), 64), 'regions', 'r = 19 px is 29.7% of the canvas');
+  assert.equal(classifyShape(rule, shape({ r: 17 }), 64), 'train', 'r = 17 px (26.6%) is between the bands');
   assert.equal(classifyShape(rule, shape({ r: 7 }), 64), 'regions', 'r = 7 px is 10.9%');
   assert.equal(classifyShape(rule, shape({ r: 7 }), 128), 'train', 'the same radius is outside the band on a larger canvas');
   assert.equal(classifyShape(rule, shape({ colour: 'green', kind: 'star', cx: 40, cy: 20 }), 64), 'pairs', 'a held-out pair wins over a region');

@@ -24,16 +24,16 @@ export interface HoldoutRule {
 }
 
 /**
- * The rule the demo model is trained and judged with: centres in an 8%-wide vertical band of the top-right
+ * The rule the demo model is trained and judged with: centres in a 12.5%-wide vertical band of the top-right
  * quadrant (x 36–44 px, y above 32 px on a 64 px canvas), one band of radii inside each size range the
- * generator draws (a lone shape: 22–32% of the canvas, band 26–28%; several shapes: 9–13%, band 10.5–11.5%),
- * and three colour×kind pairs that none of the example pictures use.
+ * generator draws (a lone shape: 22–32% of the canvas, band 28.5–31.5%; several shapes: 9–13%, band 10–11.5%),
+ * and three colour×kind pairs. The example pictures (src/data/example-scenes.ts) stay outside all of them.
  */
 export const DEFAULT_HOLDOUT: Readonly<HoldoutRule> = {
   positions: { x: [0.5625, 0.6875], y: [0, 0.5] },
   radii: [
-    [0.105, 0.115],
-    [0.26, 0.28],
+    [0.1, 0.115],
+    [0.285, 0.315],
   ],
   pairs: [
     { colour: 'green', kind: 'star' },
