@@ -186,38 +186,43 @@ test('shapeAt names the topmost shape under a point, and agrees with the rendere
   assert.ok(checked > 300, `${checked} shape pixels checked`);
 });
 
-test('patchTargets: each shape is owned by the cell holding its centre, ranked from the left; cover agrees with the pixels', () => {
+test('patchTargets: each shape is anchored in the cell holding its centre, ranked from the left; owners agree with the pixels', () => {
   const scene: Scene = {
     size: 64,
     shapes: [
       { kind: 'star', colour: 'green', cx: 50, cy: 12, r: 7 },
-      { kind: 'square', colour: 'red', cx: 12.5, cy: 40, r: 7 },
-      { kind: 'diamond', colour: 'blue', cx: 31, cy: 44.9, r: 6 },
+      { kind: 'square', colour: 'red', cx: 14, cy: 44, r: 12 },
+      { kind: 'diamond', colour: 'blue', cx: 36.5, cy: 50.9, r: 6 },
     ],
   };
   const t = patchTargets(scene, 8);
   assert.equal(t.count, 3);
   const cell = (x: number, y: number) => Math.floor(y / 8) * 8 + Math.floor(x / 8);
-  assert.deepEqual([...t.anchor].map((a, c) => [a, c]).filter(([a]) => a >= 0), [[0, cell(50, 12)], [1, cell(12.5, 40)], [2, cell(31, 44.9)]]);
-  assert.deepEqual([t.anchorRank[cell(12.5, 40)], t.anchorRank[cell(31, 44.9)], t.anchorRank[cell(50, 12)]], [0, 1, 2]);
+  assert.deepEqual([...t.anchor].map((a, c) => [a, c]).filter(([a]) => a >= 0), [[0, cell(50, 12)], [1, cell(14, 44)], [2, cell(36.5, 50.9)]]);
+  assert.deepEqual([t.anchorRank[cell(14, 44)], t.anchorRank[cell(36.5, 50.9)], t.anchorRank[cell(50, 12)]], [0, 1, 2]);
   assert.equal(SHAPE_KINDS[t.anchorKind[cell(50, 12)]], 'star');
-  assert.equal(COLOUR_NAMES[t.anchorColour[cell(31, 44.9)]], 'blue');
+  assert.equal(COLOUR_NAMES[t.anchorColour[cell(36.5, 50.9)]], 'blue');
   assert.equal([...t.anchorKind].filter((k) => k >= 0).length, 3);
-  // Property: where a cell's centre pixel shows a shape colour, cover names that colour; white means background.
+  // Property: a cell drawn all in one shape's colour is owned by that shape; an all-white cell by nobody; and
+  // every shape owns at least one cell.
   const img = renderScene(scene);
   let shapeCells = 0;
   for (let c = 0; c < 64; c++) {
-    const x = (c % 8) * 8 + 4;
-    const y = Math.floor(c / 8) * 8 + 4;
-    const px = [...img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3)];
-    const named = COLOUR_NAMES.find((n) => px.every((v, k) => v === SHAPE_COLOURS[n][k]));
+    const colours = new Set<string>();
+    for (let y = Math.floor(c / 8) * 8; y < Math.floor(c / 8) * 8 + 8; y++) {
+      for (let x = (c % 8) * 8; x < (c % 8) * 8 + 8; x++) colours.add(img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3).join(','));
+    }
+    const only = colours.size === 1 ? [...colours][0] : null;
+    const named = COLOUR_NAMES.find((n) => only === SHAPE_COLOURS[n].join(','));
     if (named) {
-      assert.equal(COLOUR_NAMES[t.coverColour[c]], named, `cell ${c}`);
+      assert.equal(COLOUR_NAMES[t.ownerColour[c]], named, `cell ${c}`);
+      assert.equal(scene.shapes[t.owner[c]].colour, named, `cell ${c}`);
       shapeCells++;
-    } else if (px.every((v) => v === 255)) {
-      assert.equal(t.coverColour[c], -1, `cell ${c}`);
-      assert.equal(t.coverKind[c], -1, `cell ${c}`);
+    } else if (only === '255,255,255') {
+      assert.deepEqual([t.owner[c], t.ownerKind[c], t.ownerColour[c], t.ownerRank[c]], [-1, -1, -1, -1], `cell ${c}`);
     }
   }
-  assert.ok(shapeCells >= 3, `${shapeCells} shape cells checked`);
+  for (let i = 0; i < 3; i++) assert.ok(t.owner.includes(i), `shape ${i} owns a cell`);
+  assert.deepEqual([...new Set([...t.ownerRank].filter((r) => r >= 0))].sort(), [0, 1, 2]);
+  assert.ok(shapeCells >= 1, `${shapeCells} one-colour cells checked`);
 });
