@@ -7,8 +7,10 @@ import { FolderSource } from './folder-source.js';
 import { useNodeOnnxRuntime } from './onnx-session.js';
 import { setDefaultLoadBytes } from '../src/io/default-loader.js';
 import { localLoader } from './media-local.js';
+import { useNodeMemoryBudget } from './memory-budget.js';
 
 setLocalSourceFactory((p) => new FolderSource(p));
+useNodeMemoryBudget();
 useNodeOnnxRuntime();
 setDefaultLoadBytes(localLoader());
 

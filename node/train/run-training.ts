@@ -18,6 +18,7 @@ import { lossCurveSVG } from '../../src/train/loss-plot.js';
 import { readWeightFiles } from '../../src/io/weights.js';
 import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
 import { FolderSource, openSource } from '../folder-source.js';
+import { dtypeOption, resolveDType } from '../commands/dtype-option.js';
 import { localLoader } from '../media-local.js';
 import { loadTrainingRows } from './data.js';
 import { listCheckpoints, readTrainingState, removeStaleTemp, resolveResume, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
@@ -89,9 +90,16 @@ export async function runTraining(
     projectorWeights = new Map([...raw].filter(([k]) => normaliseProjectorKey(k) !== null));
     log(`projectors from ${p} (${projectorWeights.size} tensors)`);
   }
+  const dtype = resolveDType(args.dtype === undefined ? undefined : dtypeOption(args.dtype), args.bits, '--bits');
+  if (dtype && dtype !== 'f32' && mode === 'full') {
+    throw new Error(`--${args.bits !== undefined ? `bits ${args.bits}` : `dtype ${dtype}`} keeps the base LM frozen: train LoRA (--lora_enable true) or only the projectors (--pretrain_projectors true), as QLoRA does`);
+  }
   const lmm = await loadLMM(args.model_name_or_path, {
     open: openSource,
     mergeLora: false,
+    dtype,
+    trainableLM: mode === 'full',
+    gradients: true,
     modalityBuilder: args.modality_builder,
     modalityOptions,
     initProjectors: true,

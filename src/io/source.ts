@@ -108,10 +108,18 @@ export class UrlSource implements ModelSource {
       return false;
     }
   }
-  /** An HTTP Range request; a server that ignores Range (200) still works, at the cost of the whole body. */
+  /** Whole files from servers that ignore Range, kept so each is downloaded once. */
+  private readonly whole = new Map<string, Promise<Uint8Array>>();
+
+  /**
+   * An HTTP Range request. A server that ignores Range answers 200 with the whole file: it is kept and later
+   * ranges are cut from it, so each file is still downloaded once.
+   */
   async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     const url = joinLocation(this.location, name);
     if (end === start) return new Uint8Array(0);
+    const cached = this.whole.get(name);
+    if (cached) return checkedRange(await cached, start, end, url).slice();
     let res: Response;
     try {
       res = await this.fetchFn(url, { headers: { Range: `bytes=${start}-${end - 1}` } });
@@ -124,6 +132,7 @@ export class UrlSource implements ModelSource {
       if (body.byteLength !== end - start) throw new ModelFileError(`${url}: asked for ${end - start} bytes, got ${body.byteLength}`);
       return body;
     }
+    this.whole.set(name, Promise.resolve(body));
     return checkedRange(body, start, end, url).slice();
   }
   async size(name: string): Promise<number> {
