@@ -29,7 +29,7 @@ function server(files: Map<string, Uint8Array>, ranges: boolean) {
     const m = range && ranges ? /bytes=(\d+)-(\d+)/.exec(range) : null;
     const out = m ? body.slice(Number(m[1]), Number(m[2]) + 1) : body;
     stats.bytes += out.length;
-    return new Response(out, { status: m ? 206 : 200 });
+    return new Response(out as unknown as BodyInit, { status: m ? 206 : 200 });
   }) as typeof fetch;
   return { source: new UrlSource('http://host/m', fetchFn), stats };
 }
