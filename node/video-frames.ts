@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { dataUrlBytes, type ImageLoadContext } from '../src/modality/image-input.js';
-import { NO_VIDEO_DECODER, sampleTimes, setVideoFrameDecoder } from '../src/modality/video-frames.js';
+import { dataUrlBytes, type ImageLoadContext } from '../src/media/image-input.js';
+import { NO_VIDEO_DECODER, sampleTimes, setVideoFrameDecoder } from '../src/media/video-frames.js';
 
 /** Runs a program, collecting stdout; a missing program becomes the "install ffmpeg" error. */
 function run(cmd: string, args: string[]): Promise<Uint8Array> {

@@ -2,8 +2,6 @@
  * multi-token: embed arbitrary modalities into Llama-family language models, LLaVA-style. This entry point is
  * isomorphic (browser and Node); Node adds folder loading, CLI helpers and the server under `multi-token/node`.
  */
-import './modality/builtins.js';
-
 export { tf } from './tf.js';
 export type { Tensor, Variable } from './tf.js';
 export { selectBrowserBackend, describeSelection, type BackendName } from './backend.js';
@@ -24,7 +22,7 @@ export { causalLMLoss, IGNORE_INDEX } from './lm/loss.js';
 
 export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
 export { RowError } from './modality/modality.js';
-export { VectorModality, type VectorModalityOptions } from './modality/vector.js';
+export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
 export {
   MODALITY_BUILDERS,
   registerModalityBuilder,

@@ -10,12 +10,12 @@ import { RawImage } from '@huggingface/transformers';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-vision.js';
-import { ClipImagePreprocessor } from '../src/modality/clip-preprocess.js';
-import { loadImage } from '../src/modality/image-input.js';
-import { VisionClipModality } from '../src/modality/vision-clip.js';
-import { VideoClipModality } from '../src/modality/video-clip.js';
-import { setVideoFrameDecoder } from '../src/modality/video-frames.js';
+import '../src/modality/vision-clip/register.js';
+import { ClipImagePreprocessor } from '../src/modality/vision-clip/clip-preprocess.js';
+import { loadImage } from '../src/media/image-input.js';
+import { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
+import { VideoClipModality } from '../src/modality/video/video-clip.js';
+import { setVideoFrameDecoder } from '../src/media/video-frames.js';
 import { ffmpegVideoFrames, hasFfmpeg } from '../node/video-frames.js';
 import { OPENAI_CLIP_MEAN as MEAN, OPENAI_CLIP_STD as STD, makeTinyClipVision, tinyClipPreprocessorJSON } from '../src/tiny/tiny-clip.js';
 

@@ -15,7 +15,14 @@ import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora
 import type { MultiTokenSection } from './checkpoint-config.js';
 import { normaliseLMKey, normaliseProjectorKey } from './projector-keys.js';
 import { LMM } from './lmm.js';
-import '../modality/builtins.js';
+// The built-in modality families register their builders and kinds on import, exactly as a user's modality
+// does (examples/custom-modality.ts); loading needs them to rebuild modalities from config.json.
+import '../modality/vector/register.js';
+import '../modality/vision-clip/register.js';
+import '../modality/video/register.js';
+import '../modality/audio-whisper/register.js';
+import '../modality/document-gte/register.js';
+import '../modality/onnx/register.js';
 
 export interface LoadLMMOptions {
   /**

@@ -8,12 +8,12 @@
  * - missing fields get Python's `CLIPImageProcessor` defaults, and an integer `size` means `shortest_edge` (as
  *   `get_size_dict(default_to_square=False)` reads it; transformers.js would fit the *longest* edge instead, which
  *   changes every non-square image of e.g. openai/clip-vit-large-patch14-336);
- * - resize and crop: Pillow's bicubic (see `pil-resize.ts`) and Python's integer crop offsets and zero padding.
+ * - resize and crop: Pillow's bicubic (see `src/media/pil-resize.ts`) and Python's integer crop offsets and zero padding.
  */
 import type { RawImage, CLIPImageProcessor } from '@huggingface/transformers';
-import { joinLocation, readJSON, type ModelSource } from '../io/source.js';
-import { loadTransformers } from './image-input.js';
-import { resizePIL, type PilResample } from './pil-resize.js';
+import { joinLocation, readJSON, type ModelSource } from '../../io/source.js';
+import { loadTransformers } from '../../media/image-input.js';
+import { resizePIL, type PilResample } from '../../media/pil-resize.js';
 
 /** The fields of `preprocessor_config.json` that CLIP preprocessing uses, after defaults. */
 export interface ClipPreprocessorConfig {

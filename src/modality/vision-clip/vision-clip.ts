@@ -1,14 +1,14 @@
-import { tf, type Tensor } from '../tf.js';
-import type { ModelSource } from '../io/source.js';
-import { serializeSafetensors, type RawTensor } from '../io/safetensors.js';
-import { tensorToRaw } from '../io/weights.js';
-import { CLIPVisionEncoder } from '../encoders/clip-vision.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../projector/index.js';
-import type { Modality, ModalityConfig } from './modality.js';
-import type { BuildContext } from './registry.js';
+import { tf, type Tensor } from '../../tf.js';
+import type { ModelSource } from '../../io/source.js';
+import { serializeSafetensors, type RawTensor } from '../../io/safetensors.js';
+import { tensorToRaw } from '../../io/weights.js';
+import { CLIPVisionEncoder } from '../../encoders/clip-vision.js';
+import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { Modality, ModalityConfig } from '../modality.js';
+import type { BuildContext } from '../registry.js';
 import { ClipImagePreprocessor } from './clip-preprocess.js';
-import { itemError, loadImage, type ImageLoadContext } from './image-input.js';
-import { openEncoderSource } from './encoder-location.js';
+import { itemError, loadImage, type ImageLoadContext } from '../../media/image-input.js';
+import { openEncoderSource } from '../encoder-location.js';
 
 /** Which CLIP output feeds the projector: a hidden state (HF index, LLaVA uses −2) or the pooled embedding. */
 export type ClipFeatureLayer = number | 'pooled';

@@ -9,12 +9,12 @@
  * up in the checkpoint first (see `openEncoderSource`). Also `numTokens`, `projectorLayers`, `maxLength`,
  * `longDocuments` ('mean' | 'truncate'), `batchSize`, `name`, `token`, `dataKey`.
  */
-import { BertEncoder } from '../encoders/bert.js';
-import { loadTokenizer } from '../io/tokenizer.js';
+import { BertEncoder } from '../../encoders/bert.js';
+import { loadTokenizer } from '../../io/tokenizer.js';
 import { DocumentGTEModality, type LongDocumentMode } from './document-gte.js';
-import { openEncoderSource } from './encoder-location.js';
-import { choiceOption, intOption, optionalString, stringOption, type Options } from './option-readers.js';
-import { registerModalityBuilder, registerModalityKind, type BuildContext } from './registry.js';
+import { openEncoderSource } from '../encoder-location.js';
+import { choiceOption, intOption, optionalString, stringOption, type Options } from '../option-readers.js';
+import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 
 /** Builds a `DocumentGTEModality` from options, loading the encoder and its tokenizer. */
 export async function documentGteFrom(o: Options, ctx: BuildContext, defaultTokens = 4): Promise<DocumentGTEModality> {

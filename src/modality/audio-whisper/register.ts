@@ -6,8 +6,8 @@
  * The encoder location comes from `ctx.options.encoder` (a folder inside the checkpoint, another folder, or a
  * URL). Unlike the seed (`openai/whisper-small` by default) there is no default: nothing is downloaded from a hub.
  */
-import { registerModalityBuilder, registerModalityKind, type BuildContext } from './registry.js';
-import { choiceOption, intOption, optionalString, type Options } from './option-readers.js';
+import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
+import { choiceOption, intOption, optionalString, type Options } from '../option-readers.js';
 import { WhisperAudioModality } from './audio-whisper.js';
 
 function whisperFrom(o: Options, ctx: BuildContext): Promise<WhisperAudioModality> {

@@ -10,7 +10,7 @@
  * `ImageBitmap` or a `VideoFrame`.
  */
 import type { RawImage } from '@huggingface/transformers';
-import { RowError, type PreprocessContext } from './modality.js';
+import { RowError, type PreprocessContext } from '../modality/modality.js';
 import { asBytes, loadItemBytes } from './item-bytes.js';
 
 type Transformers = typeof import('@huggingface/transformers');

@@ -13,7 +13,7 @@
  */
 import { imagebindFrom } from './imagebind.js';
 import { onnxModalityFrom } from './onnx-encoder.js';
-import { registerModalityBuilder, registerModalityKind } from './registry.js';
+import { registerModalityBuilder, registerModalityKind } from '../registry.js';
 
 /** The seed's audio_clap shape (audio_clap.py + MODALITY_BUILDERS), as ONNX modality defaults. */
 export const AUDIO_CLAP_DEFAULTS = {

@@ -16,17 +16,17 @@
  * `.jpg`/`.jpeg`/`.png` an image (any case), anything else is the text itself. `{image|vision}`, `{audio}` or
  * `{text}` objects say it explicitly (bytes, decoded audio, a text that looks like a file name).
  */
-import { tf, type Tensor } from '../tf.js';
-import { VectorMLPProjector } from '../projector/index.js';
-import type { Projector, ProjectorSpec } from '../projector/projector.js';
-import type { Modality, ModalityConfig, PreprocessContext } from './modality.js';
-import type { BuildContext } from './registry.js';
-import { itemLabel } from './item-bytes.js';
+import { tf, type Tensor } from '../../tf.js';
+import { VectorMLPProjector } from '../../projector/index.js';
+import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
+import type { BuildContext } from '../registry.js';
+import { itemLabel } from '../../media/item-bytes.js';
 import type { OnnxEncoder } from './onnx-features.js';
 import type { OnnxItemFeeds } from './onnx-preprocess.js';
 import { loadOnnxEncoder, onnxSpecFrom, type OnnxSpecOptions } from './onnx-encoder.js';
-import { openEncoderSource } from './encoder-location.js';
-import { intOption, stringOption, type Options } from './option-readers.js';
+import { openEncoderSource } from '../encoder-location.js';
+import { intOption, stringOption, type Options } from '../option-readers.js';
 
 /** ImageBind's towers. */
 export const IMAGEBIND_PARTS = ['vision', 'audio', 'text'] as const;

@@ -16,14 +16,14 @@
  * - `raw`: numbers as given, nested arrays or `{data, dims}`, without batch dim → float `[1, ...dims]`.
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import type { OnnxSession, OnnxTensor } from '../encoders/onnx-runtime.js';
-import { readJSON, type ModelSource } from '../io/source.js';
-import { loadTokenizer } from '../io/tokenizer.js';
-import type { PreprocessContext } from './modality.js';
-import { imageItem, loadTransformers } from './image-input.js';
-import { loadAudio } from './audio-input.js';
-import { ClipImagePreprocessor } from './clip-preprocess.js';
-import { loadWhisperFeatures } from './whisper-features.js';
+import type { OnnxSession, OnnxTensor } from '../../encoders/onnx-runtime.js';
+import { readJSON, type ModelSource } from '../../io/source.js';
+import { loadTokenizer } from '../../io/tokenizer.js';
+import type { PreprocessContext } from '../modality.js';
+import { imageItem, loadTransformers } from '../../media/image-input.js';
+import { loadAudio } from '../../media/audio-input.js';
+import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
+import { loadWhisperFeatures } from '../audio-whisper/whisper-features.js';
 
 /** The preprocessing kinds an ONNX encoder can ask for. */
 export const ONNX_PREPROCESS_KINDS = ['image_clip', 'audio_whisper_mel', 'audio_clap', 'audio_waveform', 'text', 'vector', 'raw'] as const;

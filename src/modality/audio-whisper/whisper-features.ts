@@ -3,7 +3,7 @@
  * checkpoint's own `preprocessor_config.json` (so mel count, window length and hop follow the checkpoint, as
  * Hugging Face's `AutoFeatureExtractor.from_pretrained` does in the Python library).
  */
-import { ModelFileError, joinLocation, readJSON, type ModelSource } from '../io/source.js';
+import { ModelFileError, joinLocation, readJSON, type ModelSource } from '../../io/source.js';
 
 /** A configured extractor: 16 kHz mono samples → `[numMelBins, frames]` log-mel values, row-major. */
 export interface WhisperFeatures {

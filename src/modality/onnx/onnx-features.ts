@@ -7,10 +7,10 @@
  * `pooling: 'none'` keeps the T tokens (T must be fixed), `'mean'` averages them (skipping text padding), `'cls'`
  * takes the first → `[n, 1, D]`.
  */
-import { tf, type Tensor } from '../tf.js';
-import { createOnnxSession, type OnnxSession, type OnnxShape, type OnnxTensor } from '../encoders/onnx-runtime.js';
-import { joinLocation, ModelFileError, type ModelSource } from '../io/source.js';
-import type { PreprocessContext } from './modality.js';
+import { tf, type Tensor } from '../../tf.js';
+import { createOnnxSession, type OnnxSession, type OnnxShape, type OnnxTensor } from '../../encoders/onnx-runtime.js';
+import { joinLocation, ModelFileError, type ModelSource } from '../../io/source.js';
+import type { PreprocessContext } from '../modality.js';
 import { makeOnnxPreprocessor, type OnnxItemFeeds, type OnnxItemPreprocessor, type OnnxPreprocessKind } from './onnx-preprocess.js';
 
 export type OnnxPooling = 'none' | 'mean' | 'cls';

@@ -1,7 +1,7 @@
-import { tf, type Tensor } from '../tf.js';
-import { VectorMLPProjector, PatchMLPProjector } from '../projector/index.js';
-import type { Projector, ProjectorSpec } from '../projector/projector.js';
-import type { Modality, ModalityConfig, PreprocessContext } from './modality.js';
+import { tf, type Tensor } from '../../tf.js';
+import { VectorMLPProjector, PatchMLPProjector } from '../../projector/index.js';
+import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 
 export interface VectorModalityOptions {
   /** Length of every vector. */

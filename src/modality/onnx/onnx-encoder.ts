@@ -10,16 +10,16 @@
  *   pooling?: 'none' | 'mean' | 'cls', numTokens?, projectorLayers?, featureDim?, samplingRate?, tokenizer?,
  *   padText?}`. `encoder` defaults to the checkpoint folder; `model` is relative to it.
  */
-import type { Tensor } from '../tf.js';
-import { initProjector } from '../projector/index.js';
-import type { Projector, ProjectorSpec } from '../projector/projector.js';
-import type { Modality, ModalityConfig, PreprocessContext } from './modality.js';
-import type { BuildContext } from './registry.js';
-import { openEncoderSource } from './encoder-location.js';
-import { itemLabel } from './item-bytes.js';
+import type { Tensor } from '../../tf.js';
+import { initProjector } from '../../projector/index.js';
+import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
+import type { BuildContext } from '../registry.js';
+import { openEncoderSource } from '../encoder-location.js';
+import { itemLabel } from '../../media/item-bytes.js';
 import { OnnxEncoder, type OnnxEncoderSpec, type OnnxPooling } from './onnx-features.js';
 import { ONNX_PREPROCESS_KINDS, type OnnxItemFeeds, type OnnxPreprocessKind } from './onnx-preprocess.js';
-import { choiceOption, intOption, optionalString, stringOption, type Options } from './option-readers.js';
+import { choiceOption, intOption, optionalString, stringOption, type Options } from '../option-readers.js';
 
 /** The encoder fields of an options object, validated; `tokenizer` stays a location string. */
 export type OnnxSpecOptions = Omit<OnnxEncoderSpec, 'tokenizer'> & { tokenizer?: string };

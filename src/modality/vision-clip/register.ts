@@ -1,29 +1,15 @@
 /**
- * Registers the CLIP-based modalities with the registry: builders `vision_clip` (LLaVA: patch tokens),
- * `vision_clip_pool` (pooled embedding → 10 tokens) and `video_clip` (per-frame CLIP, mean over time → 10 tokens),
- * and the kinds that rebuild them from a checkpoint's config.json. Importing this file is enough.
+ * Registers the CLIP vision family with the registry: builders `vision_clip` (LLaVA: patch tokens) and
+ * `vision_clip_pool` (pooled embedding → 10 tokens), and the kinds that rebuild them from a checkpoint's
+ * config.json. Importing this file is enough (`video/register.ts` does the same for `video_clip`).
  *
  * Builders read the encoder location from `ctx.options.encoder` (a folder inside the checkpoint, another
  * folder, or a URL). Unlike the seed there is no default model id: nothing is downloaded from a hub.
  */
-import { registerModalityBuilder, registerModalityKind, type BuildContext } from './registry.js';
+import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 import { VisionClipModality, type ClipFeatureLayer } from './vision-clip.js';
-import { intOption, optionalString, type Options } from './option-readers.js';
-import { VideoClipModality } from './video-clip.js';
-
-/** Defaults shared with the seed: 2-layer projectors, 10 tokens for pooled/video features, 8 frames. */
-const DEFAULTS = { projectorLayers: 2, numTokens: 10, numFrames: 8, batchSize: 8 };
-
-function encoderOf(o: Options, builder: string): string {
-  const e = o.encoder;
-  if (typeof e !== 'string' || e === '') {
-    throw new Error(
-      `${builder}: needs option "encoder" — the folder or URL of a CLIP vision checkpoint ` +
-        '(config.json, model.safetensors, preprocessor_config.json), e.g. a local copy of openai/clip-vit-large-patch14-336',
-    );
-  }
-  return e;
-}
+import { intOption, optionalString, type Options } from '../option-readers.js';
+import { CLIP_DEFAULTS as DEFAULTS, clipEncoderOption } from './clip-options.js';
 
 function featureLayerOf(o: Options, fallback: ClipFeatureLayer): ClipFeatureLayer {
   const v = o.featureLayer;
@@ -39,7 +25,7 @@ function visionFrom(o: Options, ctx: BuildContext, pooledDefault: boolean): Prom
   if (padToSquare !== undefined && typeof padToSquare !== 'boolean') throw new Error(`${builder}: option "padToSquare" must be a boolean`);
   return VisionClipModality.create(
     {
-      encoder: encoderOf(o, builder),
+      encoder: clipEncoderOption(o, builder),
       padToSquare,
       projectorLayers: intOption(o, 'projectorLayers', builder, DEFAULTS.projectorLayers),
       numTokens: featureLayer === 'pooled' ? intOption(o, 'numTokens', builder, DEFAULTS.numTokens) : undefined,
@@ -53,28 +39,9 @@ function visionFrom(o: Options, ctx: BuildContext, pooledDefault: boolean): Prom
   );
 }
 
-function videoFrom(o: Options, ctx: BuildContext): Promise<VideoClipModality> {
-  const b = 'video_clip';
-  return VideoClipModality.create(
-    {
-      encoder: encoderOf(o, b),
-      numFrames: intOption(o, 'numFrames', b, DEFAULTS.numFrames),
-      numTokens: intOption(o, 'numTokens', b, DEFAULTS.numTokens),
-      projectorLayers: intOption(o, 'projectorLayers', b, DEFAULTS.projectorLayers),
-      batchSize: intOption(o, 'batchSize', b, DEFAULTS.batchSize),
-      name: optionalString(o, 'name', b),
-      token: optionalString(o, 'token', b),
-      dataKey: optionalString(o, 'dataKey', b),
-    },
-    ctx,
-  );
-}
-
 // A saved entry carries every option, so kinds rebuild from it alone (relative encoder paths resolve against the
 // checkpoint through ctx.source).
 registerModalityKind('vision_clip', (config, ctx) => visionFrom(config, ctx, false));
 registerModalityKind('vision_clip_pool', (config, ctx) => visionFrom(config, ctx, true));
-registerModalityKind('video_clip', (config, ctx) => videoFrom(config, ctx));
 registerModalityBuilder('vision_clip', async (ctx) => [await visionFrom(ctx.options ?? {}, ctx, false)]);
 registerModalityBuilder('vision_clip_pool', async (ctx) => [await visionFrom(ctx.options ?? {}, ctx, true)]);
-registerModalityBuilder('video_clip', async (ctx) => [await videoFrom(ctx.options ?? {}, ctx)]);

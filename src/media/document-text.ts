@@ -12,7 +12,7 @@
  *
  * Files are decoded as UTF-8 (a byte-order mark is dropped); markup is not stripped.
  */
-import type { PreprocessContext } from './modality.js';
+import type { PreprocessContext } from '../modality/modality.js';
 import { asBytes, loadItemBytes } from './item-bytes.js';
 import { dataUrlBytes } from './image-input.js';
 

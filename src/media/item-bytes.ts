@@ -2,7 +2,7 @@
  * Reading a dataset/request item that refers to a file (a path, an http(s) URL, a `data:` URL) through the
  * environment's loader, with errors that name the row and item.
  */
-import type { PreprocessContext } from './modality.js';
+import type { PreprocessContext } from '../modality/modality.js';
 
 /** `row "id": documents[2]` — the prefix every item error starts with. */
 export function itemLabel(dataKey: string, index: number, ctx?: PreprocessContext): string {

@@ -13,14 +13,14 @@
  * the seed encodes it. `longDocuments: 'truncate'` reproduces the seed's truncation instead.
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
-import { tf, type Tensor } from '../tf.js';
-import { VectorMLPProjector } from '../projector/index.js';
-import type { Projector, ProjectorSpec } from '../projector/projector.js';
-import { BertEncoder, meanPool } from '../encoders/bert.js';
-import type { Modality, ModalityConfig, PreprocessContext } from './modality.js';
+import { tf, type Tensor } from '../../tf.js';
+import { VectorMLPProjector } from '../../projector/index.js';
+import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import { BertEncoder, meanPool } from '../../encoders/bert.js';
+import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 import { chunkTokenIds, encoderMaxLength, specialFrame, type SpecialFrame } from './document-chunks.js';
-import { documentText } from './document-text.js';
-import { itemLabel } from './item-bytes.js';
+import { documentText } from '../../media/document-text.js';
+import { itemLabel } from '../../media/item-bytes.js';
 
 /** How a document longer than the encoder's context is handled (see the file comment). */
 export type LongDocumentMode = 'mean' | 'truncate';

@@ -4,7 +4,7 @@
  * (paths, URLs) — plus encoded bytes, data URLs and bare base64 as our HTTP API accepts them. Stereo is mixed
  * down by averaging the channels and the result is resampled (band-limited) to the target rate.
  */
-import type { PreprocessContext } from './modality.js';
+import type { PreprocessContext } from '../modality/modality.js';
 import { asBytes, loadItemBytes } from './item-bytes.js';
 import { decodeAudioBytes, sniffAudioFormat, type AudioDecoder } from './audio-decode.js';
 import { mixToMono, resampleAudio, type ResampleOptions } from './audio-resample.js';

@@ -8,19 +8,19 @@
  * `pooling: 'mean'` (mean of the encoder states) exists for encoder-only checkpoints; projectors trained with it
  * are not interchangeable with the seed's.
  */
-import { tf, type Tensor } from '../tf.js';
-import { readJSON, type ModelSource } from '../io/source.js';
-import { readWeightFiles, WeightStore } from '../io/weights.js';
-import { parseWhisperConfig } from '../encoders/whisper-config.js';
-import { WhisperEncoder } from '../encoders/whisper-encoder.js';
-import { WhisperDecoderStep } from '../encoders/whisper-decoder-step.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../projector/index.js';
-import type { Modality, ModalityConfig, PreprocessContext } from './modality.js';
-import type { BuildContext } from './registry.js';
-import { openEncoderSource } from './encoder-location.js';
-import { itemLabel } from './item-bytes.js';
-import { loadAudio } from './audio-input.js';
-import type { AudioDecoder } from './audio-decode.js';
+import { tf, type Tensor } from '../../tf.js';
+import { readJSON, type ModelSource } from '../../io/source.js';
+import { readWeightFiles, WeightStore } from '../../io/weights.js';
+import { parseWhisperConfig } from '../../encoders/whisper-config.js';
+import { WhisperEncoder } from '../../encoders/whisper-encoder.js';
+import { WhisperDecoderStep } from '../../encoders/whisper-decoder-step.js';
+import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
+import type { BuildContext } from '../registry.js';
+import { openEncoderSource } from '../encoder-location.js';
+import { itemLabel } from '../../media/item-bytes.js';
+import { loadAudio } from '../../media/audio-input.js';
+import type { AudioDecoder } from '../../media/audio-decode.js';
 import { loadWhisperFeatures, type WhisperFeatures } from './whisper-features.js';
 
 /** How a clip's encoder states become one vector: the seed's decoder start state, or their mean. */

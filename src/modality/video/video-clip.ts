@@ -1,14 +1,14 @@
-import { tf, type Tensor } from '../tf.js';
-import type { ModelSource } from '../io/source.js';
-import { CLIPVisionEncoder } from '../encoders/clip-vision.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../projector/index.js';
-import type { Modality, ModalityConfig } from './modality.js';
-import type { BuildContext } from './registry.js';
-import { ClipImagePreprocessor } from './clip-preprocess.js';
-import { itemError, type ImageInput, type ImageLoadContext } from './image-input.js';
-import { openEncoderSource } from './encoder-location.js';
-import { encodeInChunks, preprocessImages, type PixelBatch } from './vision-clip.js';
-import { decodeVideoFrames, sampleEvenly, type VideoFrameDecoder } from './video-frames.js';
+import { tf, type Tensor } from '../../tf.js';
+import type { ModelSource } from '../../io/source.js';
+import { CLIPVisionEncoder } from '../../encoders/clip-vision.js';
+import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { Modality, ModalityConfig } from '../modality.js';
+import type { BuildContext } from '../registry.js';
+import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
+import { itemError, type ImageInput, type ImageLoadContext } from '../../media/image-input.js';
+import { openEncoderSource } from '../encoder-location.js';
+import { encodeInChunks, preprocessImages, type PixelBatch } from '../vision-clip/vision-clip.js';
+import { decodeVideoFrames, sampleEvenly, type VideoFrameDecoder } from '../../media/video-frames.js';
 
 /** Options of the `video_clip` modality (what config.json stores, plus an optional decoder). */
 export interface VideoClipOptions {
