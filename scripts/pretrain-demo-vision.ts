@@ -25,7 +25,7 @@ import { AdamW } from '../src/train/adamw.js';
 import { learningRate } from '../src/train/schedule.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { SHAPE_COLOURS, SHAPE_KINDS } from '../src/data/shapes-raster.js';
 
 const { values: opt } = parseArgs({

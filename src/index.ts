@@ -17,11 +17,12 @@ export { parseLlamaConfig, type LlamaConfig } from './lm/config.js';
 export { LlamaForCausalLM } from './lm/llama.js';
 export { KVCache } from './lm/kv-cache.js';
 export { generate, generateTokens, leftPad, type GenerateOptions, type GenerationStep } from './lm/generate.js';
-export { Rng, sampleToken, type SamplingOptions } from './lm/sampling.js';
+export { sampleToken, type SamplingOptions } from './lm/sampling.js';
+export { Rng } from './util/rng.js';
 export { causalLMLoss, IGNORE_INDEX } from './lm/loss.js';
 
 export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
-export { RowError } from './modality/modality.js';
+export { RowError } from './util/row-error.js';
 export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
 export {
   MODALITY_BUILDERS,

@@ -10,7 +10,7 @@
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout, type LayoutRow, type SpliceLayout } from '../src/splice/layout.js';
 import { mergeEmbeddings, setFastMerge } from '../src/splice/splice.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { mergeEmbeddingsWebGPU } from '../kernels/embedding-merge.js';
 
 /** One merge problem: a layout with its table and projected rows (plain arrays, so expectations are exact). */

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import * as wavefileModule from 'wavefile';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
 import '../src/modality/audio-whisper/register.js';
 import { WhisperAudioModality } from '../src/modality/audio-whisper/audio-whisper.js';

@@ -13,7 +13,7 @@ import '../src/modality/document-gte/register.js';
 import { DocumentGTEModality } from '../src/modality/document-gte/document-gte.js';
 import { isDocumentReference } from '../src/media/document-text.js';
 import { makeTinyBert } from '../src/tiny/tiny-bert.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 
 await tf.setBackend('cpu');
 

@@ -10,7 +10,7 @@ import { buildModalities, modalityFromConfig, type BuildContext } from '../modal
 import type { Modality } from '../modality/modality.js';
 import { projectorFromWeights } from '../projector/index.js';
 import type { Projector } from '../projector/projector.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora.js';
 import type { MultiTokenSection } from './checkpoint-config.js';
 import { normaliseLMKey, normaliseProjectorKey } from './projector-keys.js';

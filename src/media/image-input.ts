@@ -10,7 +10,8 @@
  * `ImageBitmap` or a `VideoFrame`.
  */
 import type { RawImage } from '@huggingface/transformers';
-import { RowError, type PreprocessContext } from '../modality/modality.js';
+import { type PreprocessContext } from '../modality/modality.js';
+import { RowError } from '../util/row-error.js';
 import { asBytes, loadItemBytes } from './item-bytes.js';
 
 type Transformers = typeof import('@huggingface/transformers');
