@@ -6,12 +6,13 @@ export { tf } from './tf.js';
 export type { Tensor, Variable } from './tf.js';
 export { selectBrowserBackend, describeSelection, type BackendName } from './backend.js';
 
-export { MemorySource, UrlSource, SubSource, resolveSource, setLocalSourceFactory, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
+export { MemorySource, UrlSource, SubSource, resolveSource, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
 export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, SafetensorsError, type RawTensor, type DType } from './io/safetensors.js';
 export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
 export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';
 export { loadTokenizer } from './io/tokenizer.js';
-export { setDefaultLoadBytes, type LoadBytes } from './io/default-loader.js';
+export type { LoadBytes } from './io/default-loader.js';
+export { configurePlatform, type Platform, type HostPlatform } from './platform.js';
 
 export { parseLlamaConfig, type LlamaConfig } from './lm/config.js';
 export { LlamaForCausalLM } from './lm/llama.js';
@@ -38,7 +39,7 @@ export { encodeChat, validateChatRow, type ChatRow, type EncodedChat } from './c
 export type { ChatMessage, ChatTokenizer } from './chat/chat-tokenizer.js';
 export { fromPreTrainedTokenizer } from './chat/tokenizer-adapter.js';
 export { buildSpliceLayout, type SpliceLayout, type PlaceholderRun } from './splice/layout.js';
-export { spliceEmbeddings, mergeEmbeddings, setFastMerge } from './splice/splice.js';
+export { spliceEmbeddings, mergeEmbeddings } from './splice/splice.js';
 export { collate, type Batch } from './data/collate.js';
 
 export { LMM, type LMMMeta } from './lmm/lmm.js';

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
-import '../node/onnx-session.js';
+import '../node/platform.js';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';

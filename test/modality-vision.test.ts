@@ -15,7 +15,7 @@ import { ClipImagePreprocessor } from '../src/modality/vision-clip/clip-preproce
 import { loadImage } from '../src/media/image-input.js';
 import { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
 import { VideoClipModality } from '../src/modality/video/video-clip.js';
-import { setVideoFrameDecoder } from '../src/media/video-frames.js';
+import { configurePlatform } from '../src/platform.js';
 import { ffmpegVideoFrames, hasFfmpeg } from '../node/video-frames.js';
 import { OPENAI_CLIP_MEAN as MEAN, OPENAI_CLIP_STD as STD, makeTinyClipVision, tinyClipPreprocessorJSON } from '../src/tiny/tiny-clip.js';
 
@@ -156,7 +156,7 @@ test('video_clip: frame lists → per-frame pooled CLIP, mean over time, 10 toke
   assert.ok(diff < 1e-6, `mean pooling differs by ${diff}`);
   assert.deepEqual(v.buildProjector(24, rand).apply(feats!).shape, [2, 10, 24]);
   await assert.rejects(v.preprocess([[frames[0], 'nope.png']], { rowId: 'v1' }), /row "v1": videos\[0\]\[1\]: .*no file loader/);
-  setVideoFrameDecoder(null);
+  configurePlatform({ videoFrameDecoder: null });
   await assert.rejects(v.preprocess(['clip.mp4'], { rowId: 'v2' }), /row "v2": videos\[0\]: cannot decode video files here: install ffmpeg \(apt-get install ffmpeg\) or pass frames/);
   v.dispose();
 });

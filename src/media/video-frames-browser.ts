@@ -3,7 +3,7 @@
  * copy each frame through a canvas. No codec code of our own: whatever the browser plays, we can sample.
  */
 import { dataUrlBytes, type ImageLoadContext } from './image-input.js';
-import { sampleTimes } from './video-frames.js';
+import { sampleTimes } from './video-sampling.js';
 
 function once(el: HTMLVideoElement, event: string): Promise<void> {
   return new Promise((resolve, reject) => {

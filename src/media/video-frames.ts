@@ -1,7 +1,7 @@
 /**
  * Turning a video file into a few frames is platform-specific — Node spawns ffmpeg (`node/video-frames.ts`),
  * the browser seeks a `<video>` element (`video-frames-browser.ts`) — so `src/` only holds the hook both plug
- * into, in the same way `setLocalSourceFactory` lets Node add folder reading.
+ * into; the host installs its decoder with `configurePlatform({ videoFrameDecoder })` (`src/platform.ts`).
  */
 import type { ImageInput, ImageLoadContext } from './image-input.js';
 
@@ -13,7 +13,7 @@ export type VideoFrameDecoder = (video: unknown, numFrames: number, ctx: ImageLo
 
 let registered: VideoFrameDecoder | null = null;
 
-/** Installs the platform's decoder (the Node entry point registers the ffmpeg one). `null` removes it. */
+/** Installs the platform's decoder; only `configurePlatform` (src/platform.ts) calls it. `null` removes it. */
 export function setVideoFrameDecoder(decoder: VideoFrameDecoder | null): void {
   registered = decoder;
 }
@@ -33,15 +33,4 @@ export async function decodeVideoFrames(video: unknown, numFrames: number, ctx: 
     return browserVideoFrames(video, numFrames, ctx);
   }
   throw new Error(NO_VIDEO_DECODER);
-}
-
-/** `n` evenly spaced sample times over `duration` seconds: the middle of each of `n` equal segments. */
-export function sampleTimes(duration: number, n: number): number[] {
-  return Array.from({ length: n }, (_, i) => (duration * (i + 0.5)) / n);
-}
-
-/** Picks `n` items evenly from a longer list (all of them when it has at most `n`). */
-export function sampleEvenly<T>(items: T[], n: number): T[] {
-  if (items.length <= n) return items;
-  return Array.from({ length: n }, (_, i) => items[Math.floor(((i + 0.5) * items.length) / n)]!);
 }

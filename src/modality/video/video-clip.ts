@@ -8,7 +8,8 @@ import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
 import { itemError, type ImageInput, type ImageLoadContext } from '../../media/image-input.js';
 import { openEncoderSource } from '../encoder-location.js';
 import { encodeInChunks, preprocessImages, type PixelBatch } from '../vision-clip/vision-clip.js';
-import { decodeVideoFrames, sampleEvenly, type VideoFrameDecoder } from '../../media/video-frames.js';
+import { decodeVideoFrames, type VideoFrameDecoder } from '../../media/video-frames.js';
+import { sampleEvenly } from '../../media/video-sampling.js';
 
 /** Options of the `video_clip` modality (what config.json stores, plus an optional decoder). */
 export interface VideoClipOptions {
@@ -22,7 +23,7 @@ export interface VideoClipOptions {
   projectorLayers?: number;
   /** Frames per encoder forward pass. Default 8. */
   batchSize?: number;
-  /** Decodes video files; default: the platform's (see `setVideoFrameDecoder`). */
+  /** Decodes video files; default: the platform's (see `configurePlatform`). */
   decoder?: VideoFrameDecoder;
   name?: string;
   token?: string;
