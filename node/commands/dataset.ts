@@ -5,18 +5,18 @@
  */
 import type { Command } from 'commander';
 import { QUESTION_TYPES, type QuestionType } from '../../src/data/shapes.js';
-import { checkDataset, formatCheckReport } from './check.js';
-import { convertLlava } from './llava.js';
-import { mergeDatasets } from './merge.js';
-import { synthShapes } from './synth-shapes.js';
-import type { OutputFormat } from './write-dataset.js';
+import { checkDataset, formatCheckReport } from '../dataset/check.js';
+import { convertLlava } from '../dataset/llava.js';
+import { mergeDatasets } from '../dataset/merge.js';
+import { synthShapes } from '../dataset/synth-shapes.js';
+import type { OutputFormat } from '../dataset/write-dataset.js';
 
-export { checkDataset, formatCheckReport, type CheckReport } from './check.js';
-export { convertLlava, type ConversionReport } from './llava.js';
-export { mergeDatasets, type MergeReport } from './merge.js';
-export { synthShapes, type SynthShapesReport } from './synth-shapes.js';
-export { readDataset, readDatasetRows, resolveDataset, resolveMediaPath } from './read-dataset.js';
-export { writeSaveToDisk, writeDatasetDict, writeJsonl } from './write-dataset.js';
+export { checkDataset, formatCheckReport, type CheckReport } from '../dataset/check.js';
+export { convertLlava, type ConversionReport } from '../dataset/llava.js';
+export { mergeDatasets, type MergeReport } from '../dataset/merge.js';
+export { synthShapes, type SynthShapesReport } from '../dataset/synth-shapes.js';
+export { readDataset, readDatasetRows, resolveDataset, resolveMediaPath } from '../dataset/read-dataset.js';
+export { writeSaveToDisk, writeDatasetDict, writeJsonl } from '../dataset/write-dataset.js';
 
 /** Where commands print: stdout-like `log`, stderr-like `error`. */
 export interface CommandIO {

@@ -11,8 +11,8 @@ import type { Command } from 'commander';
 import { loadLMM } from '../../src/lmm/load.js';
 import { openSource } from '../folder-source.js';
 import { initRuntime } from '../runtime.js';
-import { bool, float, int } from '../commands/options.js';
-import { createServer, type ServerHandle } from './app.js';
+import { bool, float, int } from './options.js';
+import { createServer, type ServerHandle } from '../server/app.js';
 
 /** Parsed `serve` options (snake_case, as the flags). */
 export interface ServeCliOptions {
