@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { tf, loadLMM, buildModalities, initProjector, LMM, MemorySource, makeTinyLMFiles, generateBatch, collate } from 'multi-token';
+import { tf, loadLMM, buildModalities, initProjector, LMM, MemorySource, generateBatch, collate } from 'multi-token';
+import { makeTinyLMFiles } from 'multi-token/testing';
 import '@tensorflow/tfjs-backend-wasm';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { LunarLanderModality } from '../examples/custom-modality.js';
