@@ -2,12 +2,12 @@
  * How much memory a model may take in this Node process, for the fit check that runs before loading
  * (src/lm/memory-plan.ts): MemAvailable (Linux; `os.freemem()` elsewhere), lowered to the cgroup's
  * `memory.max` when a container sets one, or `MULTI_TOKEN_MEMORY_LIMIT` (e.g. `2.5GB`, `800MB`) when set.
- * On the wasm backend, what tfjs holds must also fit the 4 GiB wasm32 heap.
+ * On the wasm backend, what tfjs holds must also fit the 4 GiB wasm32 heap. Installed by node/platform.ts.
  */
 import { readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
 import { tf } from '../src/tf.js';
-import { setMemoryBudgetProvider, type MemoryBudget } from '../src/lm/memory-plan.js';
+import type { MemoryBudget } from '../src/lm/memory-plan.js';
 
 const WASM_HEAP = 2 ** 32;
 
@@ -49,9 +49,4 @@ export function nodeMemoryBudget(): MemoryBudget {
     budget.tfjsWhat = `the wasm heap (4 GiB, ${(used / 1e9).toFixed(2)} GB held by live tensors)`;
   }
   return budget;
-}
-
-/** Makes {@link nodeMemoryBudget} the platform's budget. */
-export function useNodeMemoryBudget(): void {
-  setMemoryBudgetProvider(nodeMemoryBudget);
 }

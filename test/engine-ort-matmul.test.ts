@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import '@tensorflow/tfjs-backend-wasm';
 import { tf } from '../src/tf.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { f16BitsToNumber } from '../src/io/half-float.js';
 import { float32ToRaw } from '../src/io/safetensors.js';
 import { dequantizeRows, quantizeNBits } from '../src/quant/nbits.js';

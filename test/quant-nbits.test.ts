@@ -14,7 +14,7 @@ import { LazyWeights } from '../src/io/lazy-weights.js';
 import { MemorySource } from '../src/io/source.js';
 import { blockCount, dequantizeRows, quantizeNBits, zeroPoint } from '../src/quant/nbits.js';
 import { parseQuantizationConfig } from '../src/quant/config.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { FolderSource } from '../node/folder-source.js';
 import { writeDirAtomic } from '../node/atomic-write.js';
 import { safetensorsFileWriter } from '../node/io/safetensors-write.js';

@@ -5,7 +5,7 @@
  */
 import { tf } from '../../src/tf.js';
 import { linearOptions } from '../../src/nn/linear.js';
-import { setFrozenWeightPlacer } from '../../src/nn/frozen-weight.js';
+import { configurePlatform } from '../../src/platform.js';
 import { installOrtMatMul, uninstallOrtMatMul } from './matmul-kernels.js';
 import { placeOrtWeight, registerFrozenMatMulKernel } from './frozen-weights.js';
 
@@ -26,7 +26,7 @@ export function installOrtEngine(backendName: string): void {
   // ORT takes Wᵀ as an attribute: a pretransposed copy of every weight would only double their memory.
   linearOptions.pretranspose.delete(backendName);
   registerFrozenMatMulKernel(backendName);
-  setFrozenWeightPlacer((name, src, dtype, opts) => (ortEngineActive() ? placeOrtWeight(name, src, dtype, opts) : null));
+  configurePlatform({ frozenWeights: (name, src, dtype, opts) => (ortEngineActive() ? placeOrtWeight(name, src, dtype, opts) : null) });
   installed.add(backendName);
 }
 

@@ -10,7 +10,7 @@
 import { float32ToHalfBytes } from '../../src/io/half-float.js';
 import type { DType } from '../../src/io/safetensors.js';
 import { parseLlamaConfig, type LlamaConfig } from '../../src/lm/config.js';
-import { Rng } from '../../src/lm/sampling.js';
+import { Rng } from '../../src/util/rng.js';
 import { CHAT_TEMPLATES } from '../../src/tiny/chat-templates.js';
 import { makeTinyTokenizer } from '../../src/tiny/make-tokenizer.js';
 import { tinyLlamaConfigJSON } from '../../src/tiny/tiny-llama.js';

@@ -1,7 +1,7 @@
 /**
  * How much memory a model will take once loaded (per `--dtype`), computed from the checkpoint headers before a
  * byte of weights is read, and the check that refuses to start a load that cannot fit, with the numbers and a
- * way out. Platforms report their budget through {@link setMemoryBudgetProvider} (Node: MemAvailable and the
+ * way out. Hosts report their budget through `configurePlatform({ memoryBudget })` (Node: MemAvailable and the
  * cgroup limit; the wasm heap's 4 GB for what tfjs holds).
  */
 import type { LazyWeights } from '../io/lazy-weights.js';
@@ -22,7 +22,7 @@ export interface MemoryBudget {
 
 let provider: (() => MemoryBudget | null) | null = null;
 
-/** Installs the platform's budget (Node does, in node/ort/memory-budget.ts). */
+/** Installs the platform's budget; only `configurePlatform({ memoryBudget })` (src/platform.ts) calls it. */
 export function setMemoryBudgetProvider(p: (() => MemoryBudget | null) | null): void {
   provider = p;
 }

@@ -55,7 +55,7 @@ export type FrozenWeightPlacer = (name: string, src: WeightSource, dtype: Weight
 
 let placer: FrozenWeightPlacer | null = null;
 
-/** Installs (or with null removes) the engine's placer. */
+/** Installs (or with null removes) the engine's placer; `configurePlatform({ frozenWeights })` calls it. */
 export function setFrozenWeightPlacer(p: FrozenWeightPlacer | null): void {
   placer = p;
 }
