@@ -4,7 +4,7 @@
  * that streams tensor data after it. `parseSafetensors` and `serializeSafetensors` (safetensors.ts) are built on
  * these, so whole-file and streamed I/O agree byte for byte.
  */
-import { SafetensorsError, bytesPerElement, compareCodePoints, isCount, isDType, shapeSize, type DType } from './safetensors.js';
+import { SafetensorsError, bytesPerElement, compareCodePoints, isCount, isDType, shapeSize, type DType } from './safetensors-types.js';
 
 /** One tensor's place in a file: `begin`/`end` are byte offsets into the data area (after the header). */
 export interface SafetensorsEntry {
