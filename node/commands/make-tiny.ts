@@ -12,6 +12,7 @@ import { makeTinyBert } from '../../src/tiny/tiny-bert.js';
 import { isChatStyle } from '../../src/tiny/chat-templates.js';
 import { writeDirAtomic, type FileWriter } from '../atomic-write.js';
 import { lmParameterCount, realSizeLMFiles } from '../tiny/real-size-lm.js';
+import { ProgressBar } from '../progress-bar.js';
 import { initRuntime } from '../runtime.js';
 import { int } from './options.js';
 
@@ -73,7 +74,16 @@ export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Ar
   if (!['F32', 'BF16', 'F16'].includes(dtype)) throw new Error(`--dtype must be F32, BF16 or F16, got ${o.dtype}`);
   if (!o.lmm && (dtype !== 'F32' || lmParameterCount(lm) * 4 > STREAM_ABOVE_BYTES)) {
     if (o.tokenizer_corpus) throw new Error('--tokenizer_corpus is for small models; real-size models get the built-in tokenizer');
-    return realSizeLMFiles({ ...lm, dtype: dtype as 'F32' | 'BF16' | 'F16' });
+    let bar: ProgressBar | null = null;
+    return realSizeLMFiles({
+      ...lm,
+      dtype: dtype as 'F32' | 'BF16' | 'F16',
+      onProgress: (done, total) => {
+        bar ??= new ProgressBar('make-tiny weights', total / 1e6, 'MB');
+        bar.update(done / 1e6);
+        if (done >= total) bar.stop();
+      },
+    });
   }
   if (dtype !== 'F32') throw new Error('--dtype BF16/F16 is for language models (not with --lmm)');
   if (!o.lmm) return makeTinyLMFiles(lm);

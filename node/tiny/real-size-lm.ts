@@ -16,7 +16,7 @@ import { makeTinyTokenizer } from '../../src/tiny/make-tokenizer.js';
 import { tinyLlamaConfigJSON } from '../../src/tiny/tiny-llama.js';
 import type { TinyLMOptions } from '../../src/tiny/tiny-lmm.js';
 import type { FileWriter } from '../atomic-write.js';
-import { shardedSafetensorsFiles, type StreamedTensor } from '../io/safetensors-write.js';
+import { shardedSafetensorsFiles, specBytes, type StreamedTensor } from '../io/safetensors-write.js';
 
 /** Parameters of the LM `o` describes (to decide between the in-memory and the streamed path). */
 export function lmParameterCount(o: TinyLMOptions): number {
@@ -81,7 +81,9 @@ function streamedWeights(config: LlamaConfig, seed: number, dtype: 'F32' | 'BF16
  * The files of a real-size random LM: `config.json` (vocab_size as asked: rows past the tokenizer's own
  * vocabulary are padding, as in real Qwen2 checkpoints), a small trained tokenizer, and streamed weights.
  */
-export function realSizeLMFiles(o: TinyLMOptions & { dtype?: 'F32' | 'BF16' | 'F16' }): Map<string, Uint8Array | string | FileWriter> {
+export function realSizeLMFiles(
+  o: TinyLMOptions & { dtype?: 'F32' | 'BF16' | 'F16'; onProgress?: (bytes: number, total: number) => void },
+): Map<string, Uint8Array | string | FileWriter> {
   const arch = o.arch ?? 'llama';
   const style = o.style ?? DEFAULT_STYLE[arch];
   // The built-in corpus supports only a small BPE vocabulary; real vocabularies are mostly padding here.
@@ -109,6 +111,18 @@ export function realSizeLMFiles(o: TinyLMOptions & { dtype?: 'F32' | 'BF16' | 'F
     ['generation_config.json', JSON.stringify({ bos_token_id: raw.bos_token_id, eos_token_id: raw.eos_token_id }, null, 2) + '\n'],
     ...Object.entries(tok),
   ]);
-  for (const [k, v] of shardedSafetensorsFiles(streamedWeights(config, o.seed ?? 0, o.dtype ?? 'F32', o.std), 2e9)) files.set(k, v);
+  const tensors = streamedWeights(config, o.seed ?? 0, o.dtype ?? 'F32', o.std);
+  const total = tensors.reduce((sum, t) => sum + specBytes(t), 0);
+  let done = 0;
+  const reported = tensors.map((t) => ({
+    ...t,
+    produce: async () => {
+      const bytes = await t.produce();
+      done += bytes.byteLength;
+      o.onProgress?.(done, total);
+      return bytes;
+    },
+  }));
+  for (const [k, v] of shardedSafetensorsFiles(reported, 2e9)) files.set(k, v);
   return files;
 }
