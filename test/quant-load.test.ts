@@ -9,6 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../src/tf.js';
@@ -130,6 +131,19 @@ test('quantizing at load (--dtype int4 on the f32 folder) equals loading the qua
   la.logits.forEach((x, i) => assert.deepEqual(x, lb.logits[i], `prompt ${i}`));
   a.dispose();
   b.dispose();
+});
+
+test('multi-token generate --dtype int8: the first line names the engine, the answer is the f32 one', async () => {
+  const cli = fileURLToPath(new URL('../bin/multi-token.js', import.meta.url));
+  const image = path.join(ds.baseDir, String((ds.rows[0] as { images: string[] }).images[0]));
+  const run = (args: string[]) => new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(process.execPath, [cli, 'generate', '--model', demo, '--images', image, '--prompt', 'What colour is the shape in <image>?', '--json', '--max_new_tokens', '6', ...args],
+      { env: { ...process.env, MULTI_TOKEN_BACKEND: '' } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr })));
+  });
+  const f32 = await run([]);
+  const int8 = await run(['--dtype', 'int8']);
+  assert.match(int8.stderr.split('\n')[0]!, /^\[multi-token\] backend: wasm \+ onnxruntime/);
+  assert.deepEqual(JSON.parse(int8.stdout).output_ids, JSON.parse(f32.stdout).output_ids);
 });
 
 test('a model that does not fit is refused before loading, naming size, limit and the way out', async () => {
