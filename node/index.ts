@@ -3,12 +3,13 @@
  * library, plus local folders as model sources, backend selection and atomic checkpoint writes.
  */
 import { setLocalSourceFactory } from '../src/io/source.js';
-import { FolderSource } from './folder-source.js';
+import { openSource } from './folder-source.js';
 import { useNodeOnnxRuntime } from './onnx-session.js';
 import { setDefaultLoadBytes } from '../src/io/default-loader.js';
 import { localLoader } from './media-local.js';
 
-setLocalSourceFactory((p) => new FolderSource(p));
+// Folders, and Hugging Face ids (`org/name[@rev]`) through the shared hub cache.
+setLocalSourceFactory((p) => openSource(p));
 useNodeOnnxRuntime();
 setDefaultLoadBytes(localLoader());
 
