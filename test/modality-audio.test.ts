@@ -226,6 +226,6 @@ test('audio_whisper: "mean" pooling works with an encoder-only checkpoint; "deco
   assert.deepEqual(f!.shape, [1, 1, 32]);
   const p = m.buildProjector(16, () => 0.5);
   assert.deepEqual(p.apply(f!).shape, [1, 3, 16]);
-  await assert.rejects(buildModalities('audio_whisper', {}), /audio_whisper: needs option "encoder"/);
+  await assert.rejects(buildModalities('audio_whisper', { open: (w) => { throw new Error(`opened ${w}`); } }), /opened openai\/whisper-small/, "the seed's default id");
   m.dispose();
 });

@@ -4,25 +4,19 @@
  * and the kinds that rebuild them from a checkpoint's config.json. Importing this file is enough.
  *
  * Builders read the encoder location from `ctx.options.encoder` (a folder inside the checkpoint, another
- * folder, or a URL). Unlike the seed there is no default model id: nothing is downloaded from a hub.
+ * folder, a URL or a Hugging Face id); without it they use the seed's default id (`DEFAULT_ENCODERS`).
  */
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from './registry.js';
 import { VisionClipModality, type ClipFeatureLayer } from './vision-clip.js';
 import { intOption, optionalString, type Options } from './option-readers.js';
 import { VideoClipModality } from './video-clip.js';
+import { encoderOption } from './default-encoders.js';
 
 /** Defaults shared with the seed: 2-layer projectors, 10 tokens for pooled/video features, 8 frames. */
 const DEFAULTS = { projectorLayers: 2, numTokens: 10, numFrames: 8, batchSize: 8 };
 
 function encoderOf(o: Options, builder: string): string {
-  const e = o.encoder;
-  if (typeof e !== 'string' || e === '') {
-    throw new Error(
-      `${builder}: needs option "encoder" — the folder or URL of a CLIP vision checkpoint ` +
-        '(config.json, model.safetensors, preprocessor_config.json), e.g. a local copy of openai/clip-vit-large-patch14-336',
-    );
-  }
-  return e;
+  return encoderOption(o, builder);
 }
 
 function featureLayerOf(o: Options, fallback: ClipFeatureLayer): ClipFeatureLayer {

@@ -3,7 +3,8 @@
  * `'/models/gte-large'`, `'https://…/gte-large'`) and must turn it into a `ModelSource`, in Node and in the
  * browser alike.
  */
-import { resolveRelative, resolveSource, SubSource, type ModelSource } from '../io/source.js';
+import { hasLocalSources, resolveRelative, resolveSource, SubSource, type ModelSource } from '../io/source.js';
+import { hubUrlSource, parseHubId } from '../io/hub-id.js';
 import type { BuildContext } from './registry.js';
 
 const isAbsolute = (where: string) => /^https?:\/\//i.test(where) || where.startsWith('/') || /^[A-Za-z]:[\\/]/.test(where);
@@ -12,8 +13,8 @@ const isAbsolute = (where: string) => /^https?:\/\//i.test(where) || where.start
  * Opens an encoder location. URLs and absolute paths open directly (with `ctx.open` when given). A relative
  * path is first looked for inside the checkpoint (`ctx.source`), so a checkpoint that ships its encoder in a
  * subfolder is self-contained; if `probe` (a file the encoder must have) is not there, the path is opened on
- * its own, relative to the working directory or page (a command-line `--encoder ./gte-large`). `''` or `'.'`
- * means the checkpoint itself.
+ * its own, relative to the working directory or page (a command-line `--encoder ./gte-large`), or as a Hugging
+ * Face id (`openai/clip-vit-large-patch14-336`). `''` or `'.'` means the checkpoint itself.
  */
 export async function openEncoderSource(where: string, ctx: BuildContext, probe: string): Promise<ModelSource> {
   const open = ctx.open ?? resolveSource;
@@ -26,7 +27,11 @@ export async function openEncoderSource(where: string, ctx: BuildContext, probe:
   if (ctx.source) {
     const inside = new SubSource(ctx.source, clean);
     if (await inside.exists(probe)) return inside;
-    if (!ctx.open) return resolveRelative(ctx.source, clean, open);
   }
+  // A Hugging Face id (the builders' defaults are ids): Node opens it through its hub cache; the browser reads it
+  // from the hub over HTTP.
+  const id = parseHubId(clean);
+  if (id && !hasLocalSources() && (!ctx.open || ctx.open === resolveSource)) return hubUrlSource(id);
+  if (ctx.source && !ctx.open) return resolveRelative(ctx.source, clean, open);
   return open(where);
 }

@@ -59,7 +59,7 @@ export class MockHub {
 
   /** Publishes `files` as a new commit of `repo` on `branch` (creating the repo); returns the commit hash. */
   publish(repo: string, files: Map<string, Uint8Array | string> | Record<string, Uint8Array | string>, opts: { private?: boolean; branch?: string; title?: string } = {}): string {
-    const r = this.repos.get(repo) ?? { private: opts.private ?? false, commits: [], branches: new Map() };
+    const r: Repo = this.repos.get(repo) ?? { private: opts.private ?? false, commits: [], branches: new Map() };
     this.repos.set(repo, r);
     const branch = opts.branch ?? 'main';
     const parent = r.branches.get(branch);
