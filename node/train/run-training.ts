@@ -13,20 +13,33 @@ import { applyLora, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } fro
 import { Rng } from '../../src/lm/sampling.js';
 import { Trainer, NonFiniteLossError, type LogEntry, type TrainerState } from '../../src/train/trainer.js';
 import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
-import { isScheduleType } from '../../src/train/schedule.js';
+import { checkScheduleKwargs, isScheduleType, SCHEDULE_TYPES, type ScheduleKwargs } from '../../src/train/schedule.js';
 import { lossCurveSVG } from '../../src/train/loss-plot.js';
 import { readWeightFiles } from '../../src/io/weights.js';
 import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
 import { FolderSource, openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { loadTrainingRows } from './data.js';
-import { listCheckpoints, readTrainingState, removeStaleTemp, resolveResume, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
+import { listCheckpoints, readTrainingState, removeStaleTemp, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
+import { chooseResume } from './auto-resume.js';
 import { DiskFeatureStore } from './disk-feature-store.js';
 import { modelCard } from './model-card.js';
 import { TrainProgress } from './progress.js';
 import type { TrainArgs } from './args.js';
 
 export type TrainMode = 'pretrain_projectors' | 'lora' | 'full';
+
+/** Parses a JSON command-line option; errors name the flag. */
+export function parseJsonOption<T>(text: string | undefined, flag: string): T | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as T;
+  } catch (e) {
+    throw new Error(`${flag} must be a JSON object, e.g. '{"encoder": "openai/clip-vit-large-patch14-336"}' (${(e as Error).message})`);
+  }
+}
 
 export function trainMode(a: Pick<TrainArgs, 'pretrain_projectors' | 'lora_enable'>): TrainMode {
   return a.pretrain_projectors ? 'pretrain_projectors' : a.lora_enable ? 'lora' : 'full';
@@ -76,9 +89,17 @@ export async function runTraining(
   log: (line: string) => void = (l) => process.stderr.write(l + '\n'),
   inspect?: (lmm: LMM) => Promise<void> | void,
 ): Promise<TrainResult> {
-  if (!isScheduleType(args.lr_scheduler_type)) throw new Error(`--lr_scheduler_type must be cosine, linear or constant (got ${args.lr_scheduler_type})`);
+  if (!isScheduleType(args.lr_scheduler_type)) throw new Error(`--lr_scheduler_type must be one of ${SCHEDULE_TYPES.join(', ')} (got ${args.lr_scheduler_type})`);
+  const schedulerKwargs = parseJsonOption<ScheduleKwargs>(args.lr_scheduler_kwargs, '--lr_scheduler_kwargs') ?? {};
+  checkScheduleKwargs(args.lr_scheduler_type, schedulerKwargs, args.learning_rate);
+  if (args.bits !== undefined && args.bits !== 16 && args.bits !== 32) {
+    throw new Error(
+      `--bits ${args.bits}: quantized (QLoRA) training is not supported yet — weights train in float32. ` +
+        'Leave --bits out (or pass 16) to train unquantized; a model too big for that needs the quantized engine that is still to come.',
+    );
+  }
   const mode = trainMode(args);
-  const modalityOptions = args.modality_options ? (JSON.parse(args.modality_options) as Record<string, unknown>) : undefined;
+  const modalityOptions = parseJsonOption<Record<string, unknown>>(args.modality_options, '--modality_options');
 
   let projectorWeights;
   if (args.pretrained_projectors_path) {
@@ -126,6 +147,7 @@ export async function runTraining(
       warmupRatio: args.warmup_ratio,
       warmupSteps: args.warmup_steps,
       scheduler: args.lr_scheduler_type,
+      schedulerKwargs,
       maxGradNorm: args.max_grad_norm,
       seed: args.seed,
       modelMaxLength: args.model_max_length,
@@ -140,15 +162,15 @@ export async function runTraining(
   await mkdir(out, { recursive: true });
   const stale = await removeStaleTemp(out);
   if (stale.length) log(`removed ${stale.length} half-written checkpoint folder(s) from an interrupted run`);
-  if (args.resume_from_checkpoint) {
-    const dir = await resolveResume(args.resume_from_checkpoint, out);
+  const resume = await chooseResume({ outputDir: out, resume: args.resume_from_checkpoint, overwrite: args.overwrite_output_dir ?? false, mode });
+  if (resume.note) log(resume.note);
+  if (resume.dir) {
+    const dir = resume.dir;
     const restored = await restoreTrainableWeights(lmm, new FolderSource(dir));
     const { state, optimizerStep, optimizer } = await readTrainingState(dir);
     trainer.resume(state, optimizerStep, optimizer);
     for (const t of optimizer.values()) t.dispose();
     log(`resumed from ${dir} at step ${state.global_step} (${restored.projectors} projector, ${restored.lora} LoRA, ${restored.lm} LM, ${restored.encoders} encoder tensors)`);
-  } else if ((await listCheckpoints(out)).length) {
-    log(`note: ${out} has checkpoints; starting over (pass --resume_from_checkpoint true to continue)`);
   }
 
   const loadBytes = localLoader({ baseDir: data.baseDir });
