@@ -22,6 +22,7 @@ import { localLoader } from '../media-local.js';
 import { loadTrainingRows } from './data.js';
 import { listCheckpoints, readTrainingState, removeStaleTemp, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
 import { chooseResume } from './auto-resume.js';
+import { parseJsonOption } from '../commands/options.js';
 import { DiskFeatureStore } from './disk-feature-store.js';
 import { modelCard } from './model-card.js';
 import { TrainProgress } from './progress.js';
@@ -29,17 +30,6 @@ import type { TrainArgs } from './args.js';
 
 export type TrainMode = 'pretrain_projectors' | 'lora' | 'full';
 
-/** Parses a JSON command-line option; errors name the flag. */
-export function parseJsonOption<T>(text: string | undefined, flag: string): T | undefined {
-  if (text === undefined || text === '') return undefined;
-  try {
-    const v = JSON.parse(text) as unknown;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
-    return v as T;
-  } catch (e) {
-    throw new Error(`${flag} must be a JSON object, e.g. '{"encoder": "openai/clip-vit-large-patch14-336"}' (${(e as Error).message})`);
-  }
-}
 
 export function trainMode(a: Pick<TrainArgs, 'pretrain_projectors' | 'lora_enable'>): TrainMode {
   return a.pretrain_projectors ? 'pretrain_projectors' : a.lora_enable ? 'lora' : 'full';
