@@ -33,6 +33,11 @@ export {
   modalityFromConfig,
   type BuildContext,
 } from './modality/registry.js';
+export { splitTextIntoDocuments, splitSentences, GTE_CONTEXT_WINDOW } from './modality/document-gte/split-documents.js';
+export { XClipVideoModality, type XClipVideoOptions } from './modality/video/video-xclip.js';
+export { XCLIPVideoEncoder } from './encoders/xclip-video.js';
+export { DEFAULT_ENCODERS } from './modality/default-encoders.js';
+export { parseHubId, hubResolveBase, hubUrlSource, DEFAULT_HUB_ENDPOINT, type HubId } from './io/hub-id.js';
 export { PatchMLPProjector, VectorMLPProjector, initProjector, projectorFromWeights, type Projector, type ProjectorSpec } from './projector/index.js';
 
 export { encodeChat, validateChatRow, type ChatRow, type EncodedChat } from './chat/encode-chat.js';

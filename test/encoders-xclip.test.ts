@@ -12,9 +12,9 @@ import { MemorySource } from '../src/io/source.js';
 import { XCLIPVideoEncoder } from '../src/encoders/xclip-video.js';
 import { parseXCLIPConfig } from '../src/encoders/xclip-config.js';
 import { makeTinyXClip, type TinyXClipOptions } from '../src/tiny/tiny-xclip.js';
-import { XClipVideoModality, resampleFrames } from '../src/modality/video-xclip.js';
+import { XClipVideoModality, resampleFrames } from '../src/modality/video/video-xclip.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtins.js';
+import '../src/modality/video/register.js';
 
 await tf.setBackend('cpu');
 

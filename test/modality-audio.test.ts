@@ -148,6 +148,9 @@ test('audio item forms: {array, sampling_rate} (1-D, [frames][channels], channel
   await assert.rejects(loadAudio('clips/a.wav', 'speech_audios[1]', undefined, opts16k), /speech_audios\[1\]: "clips\/a.wav" refers to a file, but no file loader/);
   await assert.rejects(loadAudio({ array: [0.1], sampling_rate: 44.1 }, 'x[0]', undefined, opts16k), /x\[0\]: sampling_rate must be a positive integer/);
   await assert.rejects(loadAudio(42, 'x[0]', undefined, opts16k), /x\[0\]: is number; an audio item must be/);
+  // The seed's {dataset_args, idx} reference: a clear error that says how to convert it.
+  await assert.rejects(loadAudio({ dataset_args: { path: 'librispeech_asr', split: 'train' }, idx: 3 }, 'row "s": speech_audios[0]', undefined, opts16k),
+    /row "s": speech_audios\[0\]: \{dataset_args, idx\} points into a Hugging Face dataset, which is not loaded here; convert it .* \{"array": \[\.\.\.\], "sampling_rate": N\}/);
 });
 
 test('unsupported formats: the error names the item and the detected format', async () => {

@@ -21,7 +21,7 @@ import { loadLMM } from '../src/lmm/load.js';
 import { createServer } from '../node/server/app.js';
 import { makeTinyLMFiles } from '../src/tiny/tiny-lmm.js';
 import { makeTinyXClip } from '../src/tiny/tiny-xclip.js';
-import { XClipVideoModality } from '../src/modality/video-xclip.js';
+import { XClipVideoModality } from '../src/modality/video/video-xclip.js';
 import { runCli } from './helpers/seed-cli.js';
 
 await tf.setBackend('wasm');

@@ -4,7 +4,7 @@
  * ships), for tests, the mock hub and the torch reference. The text tower is left out: the video embedding does
  * not use it (Python's `from_pretrained` would initialise it randomly and warn).
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { float32ToRaw, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 
 export interface TinyXClipOptions {
