@@ -14,6 +14,7 @@ import { parseXCLIPConfig } from '../src/encoders/xclip-config.js';
 import { makeTinyXClip, type TinyXClipOptions } from '../src/tiny/tiny-xclip.js';
 import { XClipVideoModality, resampleFrames } from '../src/modality/video/video-xclip.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
+import { initProjector } from '../src/projector/index.js';
 import '../src/modality/video/register.js';
 
 await tf.setBackend('cpu');
@@ -82,7 +83,7 @@ test('video_xclip: frames → X-CLIP preprocessing → the reference embedding, 
   const [feats] = await mod.encode([batch]);
   assert.deepEqual(feats!.shape, [v, 1, 16]);
   assert.ok(maxDiff(feats!, fixture.video_embeds) <= TOL);
-  assert.deepEqual(mod.buildProjector(24, () => 0.5).apply(feats!).shape, [v, 10, 24]);
+  assert.deepEqual(initProjector(mod.projectorSpec, 24, () => 0.5).apply(feats!).shape, [v, 10, 24]);
   const again = await modalityFromConfig(mod.toConfig(), { source });
   assert.deepEqual(again.toConfig(), { kind: 'video_xclip', name: 'video_xclip', token: '<video>', dataKey: 'videos', encoder: 'xclip', numTokens: 10, projectorLayers: 2 });
   feats!.dispose();

@@ -14,7 +14,7 @@ import { tf, type Tensor } from '../../tf.js';
 import type { ModelSource } from '../../io/source.js';
 import { joinLocation, readJSON } from '../../io/source.js';
 import { XCLIPVideoEncoder } from '../../encoders/xclip-video.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { ProjectorSpec } from '../../projector/index.js';
 import type { Modality, ModalityConfig } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
@@ -147,9 +147,6 @@ export class XClipVideoModality implements Modality<XClipVideoBatch> {
     });
   }
 
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return initProjector(this.projectorSpec, lmHidden, rand);
-  }
 
   toConfig(): ModalityConfig {
     return {
