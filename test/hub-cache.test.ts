@@ -73,7 +73,7 @@ test('a second process reuses the cache (no file downloaded twice); HF_HUB_OFFLI
   assert.equal(await off.exists('config.json'), false, 'offline, exists() answers from the snapshot folder');
   assert.equal(hub.requests.length, n, 'offline: no request at all');
   await assert.rejects(off.readFile('config.json'), /missing file config.json in the cached tiny-org\/tiny-lm/);
-  await assert.rejects(new HubSource(parseHubId('tiny-org/other')!, env(cache, { offline: true }), quiet).readFile('config.json'), /not in the Hugging Face cache .*HF_HUB_OFFLINE/);
+  await assert.rejects(new HubSource(parseHubId('tiny-org/other')!, env(cache, { offline: true }), quiet).readFile('config.json'), /neither a local folder nor in the Hugging Face cache .*HF_HUB_OFFLINE/);
 });
 
 test('@revision: a commit hash or a branch; the ref is recorded for offline use', async () => {

@@ -88,8 +88,8 @@ export class HubSource implements ModelSource {
     return cachedCommit(this.repoDir, this.id.revision).then((commit) => {
       if (!commit) {
         throw new ModelFileError(
-          `${this.location} is not in the Hugging Face cache (${this.repoDir}) and ${why}; ` +
-            'download it once with the network on (or point --model_name_or_path at a local folder)',
+          `${this.location} is neither a local folder nor in the Hugging Face cache (${this.repoDir}), and ${why}; ` +
+            'check the path, or download the model once with the network on',
         );
       }
       return { commit, files: null };
