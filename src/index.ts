@@ -22,7 +22,7 @@ export { registerModalityBuilder, registerModalityKind, buildModalities, modalit
 export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
 export { XClipVideoModality, type XClipVideoOptions } from './modality/video/video-xclip.js';
 export { XCLIPVideoEncoder } from './encoders/xclip-video.js';
-export { DEFAULT_ENCODERS } from './modality/default-encoders.js';
+export { DEFAULT_ENCODERS } from './modality/encoder-location.js';
 export { splitTextIntoDocuments, splitSentences, GTE_CONTEXT_WINDOW } from './modality/document-gte/split-documents.js';
 export { PatchMLPProjector, initProjector, type Projector, type ProjectorSpec } from './projector/index.js';
 

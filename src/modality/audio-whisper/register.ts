@@ -9,7 +9,7 @@
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 import { choiceOption, intOption, optionalString, type Options } from '../option-readers.js';
 import { WhisperAudioModality } from './audio-whisper.js';
-import { encoderOption } from '../default-encoders.js';
+import { encoderOption } from '../encoder-location.js';
 
 function whisperFrom(o: Options, ctx: BuildContext): Promise<WhisperAudioModality> {
   const b = 'audio_whisper';

@@ -14,7 +14,7 @@ import { loadTokenizer } from '../../io/tokenizer.js';
 import { DocumentGTEModality, type LongDocumentMode } from './document-gte.js';
 import { openEncoderSource } from '../encoder-location.js';
 import { choiceOption, intOption, optionalString, type Options } from '../option-readers.js';
-import { encoderOption } from '../default-encoders.js';
+import { encoderOption } from '../encoder-location.js';
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 
 /** Builds a `DocumentGTEModality` from options, loading the encoder and its tokenizer. */

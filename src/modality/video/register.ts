@@ -12,7 +12,7 @@ import { intOption, optionalString, type Options } from '../option-readers.js';
 import { CLIP_DEFAULTS as DEFAULTS, clipEncoderOption } from '../vision-clip/clip-options.js';
 import { VideoClipModality } from './video-clip.js';
 import { XClipVideoModality } from './video-xclip.js';
-import { encoderOption } from '../default-encoders.js';
+import { encoderOption } from '../encoder-location.js';
 
 function videoFrom(o: Options, ctx: BuildContext): Promise<VideoClipModality> {
   const b = 'video_clip';

@@ -1,6 +1,6 @@
 /** Option defaults and readers shared by the CLIP-based builders (`vision_clip`, `vision_clip_pool`, `video_clip`). */
 import type { Options } from '../option-readers.js';
-import { encoderOption } from '../default-encoders.js';
+import { encoderOption } from '../encoder-location.js';
 
 /** Defaults shared with the seed: 2-layer projectors, 10 tokens for pooled/video features, 8 frames. */
 export const CLIP_DEFAULTS = { projectorLayers: 2, numTokens: 10, numFrames: 8, batchSize: 8 };
