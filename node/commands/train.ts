@@ -47,6 +47,7 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed for data order, init and dropout', int, d.seed)
     .option('--resume_from_checkpoint <dir|true|false>', 'continue from this checkpoint folder (default: the newest in output_dir, if any)')
     .option('--overwrite_output_dir [bool]', 'start over even if output_dir has checkpoints (they are removed)', bool, false)
+    .option('--cache_dir <dir>', 'Hugging Face cache for models named by id (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)')
     .option('--bits <n>', "the seed's QLoRA bits: 16 (default); 4 and 8 are not supported yet", int)
     .option('--skip_bad_rows [bool]', 'skip (and report) rows that fail validation instead of stopping', bool, d.skip_bad_rows)
     .option('--feature_cache <dir>', 'cache frozen-encoder features on disk')
@@ -66,6 +67,8 @@ export function registerTrain(program: Command): void {
     }
     const args = raw as unknown as TrainArgs;
     if (!['F32', 'F16', 'BF16'].includes(args.save_dtype)) throw new Error('--save_dtype must be F32, F16 or BF16');
+    // As `from_pretrained(cache_dir=…)`: downloads by Hugging Face id go to (and are looked for in) this cache.
+    if (args.cache_dir) process.env.HF_HUB_CACHE = args.cache_dir;
     await initRuntime({ backend: args.backend });
     const r = await runTraining(args);
     process.stderr.write(`done: ${r.state.global_step} steps (${r.mode}); model in ${r.outputDir}${r.skippedRows ? `; ${r.skippedRows} row(s) skipped` : ''}\n`);

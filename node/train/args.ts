@@ -39,6 +39,8 @@ export interface TrainArgs {
   overwrite_output_dir?: boolean;
   /** JSON of HF's `lr_scheduler_kwargs`, e.g. '{"num_cycles": 2}'. */
   lr_scheduler_kwargs?: string;
+  /** The hub cache for downloads by id (the seed's `cache_dir`, HF's `cache_dir`); default HF_HUB_CACHE / HF_HOME. */
+  cache_dir?: string;
   /** The seed's `--bits` (QLoRA); only 16/32 (no quantisation) until quantized weights exist. */
   bits?: number;
   skip_bad_rows: boolean;
@@ -100,7 +102,6 @@ export const IGNORED_FLAGS: Record<string, string> = {
   report_to: 'logs go to train_log.jsonl and loss.svg',
   double_quant: 'no quantised training',
   quant_type: 'no quantised training',
-  cache_dir: 'nothing is downloaded',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',
   lora_bias: 'LoRA without bias (PEFT bias="none")',
