@@ -11,13 +11,15 @@ import type { Command } from 'commander';
 import { loadLMM } from '../../src/lmm/load.js';
 import { openSource } from '../folder-source.js';
 import { initRuntime } from '../runtime.js';
-import { bool, float, int } from './options.js';
+import { bool, float, int, parseJsonOption } from './options.js';
 import { createServer, type ServerHandle } from '../server/app.js';
 
 /** Parsed `serve` options (snake_case, as the flags). */
 export interface ServeCliOptions {
   model_name_or_path: string;
   model_lora_path?: string;
+  /** JSON builder options for a checkpoint without our `multi_token` section (the seed's LoRA folders). */
+  modality_options?: string;
   port?: number;
   host?: string;
   max_new_tokens?: number;
@@ -57,6 +59,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<ServerHandle & {
     base: o.model_lora_path ? o.model_name_or_path : undefined,
     open: openSource,
     onProgress: log,
+    modalityOptions: parseJsonOption<Record<string, unknown>>(o.modality_options, '--modality_options'),
   });
   const apiKey = o.api_key ?? process.env.MULTI_TOKEN_API_KEY ?? undefined;
   const host = o.host ?? '127.0.0.1';
@@ -98,6 +101,7 @@ export function registerServe(program: Command): void {
     .description('serve a model over HTTP: the seed\'s POST /generate and an OpenAI-compatible /v1/chat/completions')
     .requiredOption('--model_name_or_path <dir>', 'checkpoint folder or URL (the base LM when --model_lora_path is given)')
     .option('--model_lora_path <dir>', 'trained checkpoint with LoRA adapter and projectors')
+    .option('--modality_options <json>', 'builder options for the seed\'s checkpoints (no multi_token section), e.g. \'{"encoder": "openai/clip-vit-large-patch14-336"}\'')
     .option('--port <n>', 'port', int, 7860)
     .option('--host <host>', 'address to bind (the seed used 0.0.0.0; we default to loopback)', '127.0.0.1')
     .option('--max_new_tokens <n>', 'default completion length', int, 128)
