@@ -9,6 +9,7 @@ import { itemError, type ImageInput, type ImageLoadContext } from './image-input
 import { openEncoderSource } from './encoder-location.js';
 import { encodeInChunks, preprocessImages, type PixelBatch } from './vision-clip.js';
 import { decodeVideoFrames, sampleEvenly, type VideoFrameDecoder } from './video-frames.js';
+import { preparedAs } from '../media/prepared-item.js';
 
 /** Options of the `video_clip` modality (what config.json stores, plus an optional decoder). */
 export interface VideoClipOptions {
@@ -87,6 +88,9 @@ export class VideoClipModality implements Modality<VideoBatch> {
   async preprocess(values: unknown[], ctx: ImageLoadContext = {}): Promise<VideoBatch> {
     const perVideo = await Promise.all(
       values.map(async (v, i) => {
+        const [height, width] = this.processor.outputSize;
+        const prepared = preparedAs(v, 'clip-video', 3 * height * width);
+        if (prepared) return { count: prepared.count, height, width, pixels: prepared.data };
         const where = `${this.dataKey}[${i}]`;
         const frames = await this.frames(v, ctx, where);
         // Frame errors read "videos[1][3]: could not decode image …".

@@ -14,6 +14,8 @@ export interface WhisperFeatures {
   readonly samples: number;
   /** Frames per window (`nb_max_frames`; 3000). */
   readonly frames: number;
+  /** The extractor's settings, defaults filled in (another thread rebuilds the same extractor from them). */
+  readonly config: Record<string, unknown>;
   /** Log-mel features of one clip: `numMelBins × frames` floats, mel-major (`[mels, frames]`). */
   extract(samples: Float32Array): Promise<Float32Array>;
 }
@@ -65,6 +67,7 @@ export async function loadWhisperFeatures(source: ModelSource): Promise<WhisperF
     numMelBins,
     samples,
     frames,
+    config: cfg,
     async extract(x: Float32Array): Promise<Float32Array> {
       // Cut here rather than let transformers.js do it: same result, without its "longer than 30 s" warning.
       const { input_features } = await extractor(x.length > samples ? x.subarray(0, samples) : x);
