@@ -265,16 +265,20 @@ try {
   peakRss = before;
   const burst = await Promise.all(Array.from({ length: 8 }, () => post(server.url, '/v1/chat/completions', chat(imageParts([photo, photo, photo, photo])))));
   const burstPeak = peakRss;
+  const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { memory: Record<string, number> }).memory;
+  const memBefore = await health();
   await new Promise((r) => setTimeout(r, 3000));
   const after = rssMB(server.pid);
   // Media worker threads above the first exit after 30 s idle.
   await new Promise((r) => setTimeout(r, 32_000));
   const afterIdle = rssMB(server.pid);
+  const memAfter = await health();
 
   const out = {
     bench: 'serve-hostile',
     model: modelDir,
     server_flags: extra,
+    malloc_env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))),
     idle: { health_p99_ms: round(pct(idleHealth, 99)), normal_ms: round(idleNormalMs), rss_mb: round(idleRss) },
     cases: results,
     after_hostile_normal_status: stillOk.status,
@@ -288,6 +292,9 @@ try {
       rss_after_35s_mb: round(afterIdle),
       after_3s_over_idle: round((after / idleRss) * 100) / 100,
       after_35s_over_idle: round((afterIdle / idleRss) * 100) / 100,
+      // /health's view: the main thread's JS heap and the wasm heap (which cannot shrink) right after and 35 s after.
+      health_memory_after_burst: memBefore,
+      health_memory_35s_later: memAfter,
     },
     goals: {
       health_p99_le_250ms: results.every((r) => r.health_p99_ms <= 250),

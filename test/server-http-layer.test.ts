@@ -96,3 +96,17 @@ test('a server error is a generic 500 in the JSON shape, and is logged with its 
   assert.match(log, /TypeError: something internal broke\n\s+at /, 'the stack is logged');
   assert.equal((await s.post('/generate', { messages: [{ role: 'user', content: 'hi' }] })).status, 200);
 });
+
+test('large JSON bodies are parsed off the main thread with the same refusals (malformed, __proto__) as small ones', async () => {
+  const pad = 'x'.repeat(600 * 1024); // over OFF_THREAD_JSON_BYTES
+  for (const filler of ['', pad]) {
+    const ok = await s.post('/generate', `{"messages":[{"role":"user","content":"hi"}],"id":"${filler}"}`);
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    const broken = await s.post('/generate', `{"messages":[{"role":"user","content":"${filler}"`);
+    assert.equal(broken.status, 400);
+    assert.equal(broken.json.error.param, 'body');
+    const poisoned = await s.post('/generate', `{"messages":[{"role":"user","content":"${filler}"}],"__proto__":{"x":1}}`);
+    assert.equal(poisoned.status, 400, JSON.stringify(poisoned.json));
+    assert.ok(isApiError(poisoned.json));
+  }
+});

@@ -15,6 +15,8 @@ import type { ServeContext } from './admission.js';
 import { ApiError, ClientGoneError, sendError, toApiError } from './errors.js';
 import { DEFAULT_BUDGETS, type Budgets } from './budgets.js';
 import { clientErrorHandler } from './client-errors.js';
+import { registerJsonParser } from './json-body.js';
+import { releaseWhenIdle } from './memory-release.js';
 import { MediaPool } from './media-pool.js';
 import { recipeFor } from './media-recipes.js';
 import { MediaFetcher } from './media-fetch.js';
@@ -86,6 +88,17 @@ const API_PATHS: Record<string, string[]> = {
   '/health': ['GET', 'HEAD'],
 };
 
+/**
+ * Process memory for /health, in MB: RSS, the main thread's JS heap, and (on wasm) the WebAssembly heap, which
+ * grows to the largest batch served and cannot shrink.
+ */
+function memoryStats(): { rss_mb: number; heap_used_mb: number; external_mb: number; wasm_heap_mb: number | null } {
+  const m = process.memoryUsage();
+  const mb = (b: number) => Math.round(b / 104857.6) / 10;
+  const wasm = (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } } | undefined)?.wasm?.HEAPU8?.length;
+  return { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), external_mb: mb(m.external), wasm_heap_mb: wasm ? mb(wasm) : null };
+}
+
 /** A constant-time comparison of the presented key (hashes first, so lengths leak nothing either). */
 function keyMatches(presented: string, expected: string): boolean {
   const h = (s: string) => createHash('sha256').update(s).digest();
@@ -150,6 +163,7 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
 
   // JSON only: fastify's default text/plain parser would let a form post reach the schema check as a string.
   app.removeContentTypeParser('text/plain');
+  const closeJsonParser = registerJsonParser(app);
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ClientGoneError) return reply.code(499).send();
     // Client mistakes are answered, not logged; a 500 is ours and goes to the log with its stack.
@@ -157,6 +171,10 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     return sendError(reply, err);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new ApiError(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  // Request bodies (data URLs, long texts) die with their requests; collect them once traffic pauses.
+  const touched = releaseWhenIdle(2000);
+  app.addHook('onResponse', async () => touched());
 
   app.addHook('onRequest', async (request, reply) => {
     if (!opts.apiKey) return;
@@ -177,6 +195,7 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     max_batch_size: scheduler.maxBatchSize,
     ...scheduler.stats(),
     media_workers: pool?.stats() ?? null,
+    memory: memoryStats(),
   }));
   registerGenerateRoute(app, ctx);
   registerOpenAIRoutes(app, ctx);
@@ -208,6 +227,7 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
       scheduler.close();
       await app.close();
       await pool?.close();
+      await closeJsonParser();
     },
   };
 }

@@ -39,7 +39,7 @@ export class MediaPool {
   static async start(opts: MediaPoolOptions = {}): Promise<MediaPool> {
     await import('sharp');
     const maxThreads = Math.max(1, opts.threads ?? availableParallelism());
-    const minThreads = Math.min(maxThreads, Math.max(0, opts.minThreads ?? 1));
+    const minThreads = Math.min(maxThreads, Math.max(0, opts.minThreads ?? maxThreads));
     const pool = new Piscina({
       ...workerFile(),
       maxThreads,

@@ -13,9 +13,12 @@ import { loadAudio } from '../../src/modality/audio-input.js';
 import { loadWhisperFeatures, type WhisperFeatures } from '../../src/modality/whisper-features.js';
 import { ffmpegVideoFrames } from '../video-frames.js';
 import type { MediaRecipe } from './media-recipes.js';
+import { releaseWhenIdle } from './memory-release.js';
 
 // Decoded images are used once: libvips' operation cache would only keep their memory.
 sharp.cache(false);
+// A decoded photo is tens of megabytes of garbage once its pixels are resized: collect it when the queue pauses.
+const touched = releaseWhenIdle(500);
 
 /** One item to prepare. */
 export interface MediaTask {
@@ -109,5 +112,9 @@ export default async function run(task: MediaTask | { warm: true }): Promise<Med
     await loadTransformers();
     return null;
   }
-  return prepare(task);
+  try {
+    return await prepare(task);
+  } finally {
+    touched();
+  }
 }
