@@ -5,10 +5,10 @@ import { PNG } from 'pngjs';
 import { patternPng, tinyServingModel, toneWav } from './helpers/server-fixture.js';
 import { MediaPool } from '../node/server/media-pool.js';
 import { recipeFor } from '../node/server/media-recipes.js';
-import { loadImage } from '../src/modality/image-input.js';
+import { loadImage } from '../src/media/image-input.js';
 import { PreparedItem } from '../src/media/prepared-item.js';
-import type { VisionClipModality } from '../src/modality/vision-clip.js';
-import type { WhisperAudioModality } from '../src/modality/audio-whisper.js';
+import type { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
+import type { WhisperAudioModality } from '../src/modality/audio-whisper/audio-whisper.js';
 
 const pool = await MediaPool.start({ threads: 1 });
 after(() => pool.close());

@@ -11,9 +11,9 @@
  */
 import type { Modality } from '../../src/modality/modality.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { clipResizeSize, type ClipPreprocessorConfig } from '../../src/modality/clip-preprocess.js';
-import { VisionClipModality } from '../../src/modality/vision-clip.js';
-import { VideoClipModality } from '../../src/modality/video-clip.js';
+import { clipResizeSize, type ClipPreprocessorConfig } from '../../src/modality/vision-clip/clip-preprocess.js';
+import { VisionClipModality } from '../../src/modality/vision-clip/vision-clip.js';
+import { VideoClipModality } from '../../src/modality/video/video-clip.js';
 import { readImageHeader } from '../../src/media/image-header.js';
 import { readAudioDuration } from '../../src/media/audio-duration.js';
 import { ApiError } from './errors.js';

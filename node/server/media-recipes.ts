@@ -8,9 +8,9 @@
  * the model runs; their items are bounded by the budgets (budgets.ts) instead.
  */
 import type { Modality } from '../../src/modality/modality.js';
-import { VisionClipModality } from '../../src/modality/vision-clip.js';
-import { VideoClipModality } from '../../src/modality/video-clip.js';
-import { WhisperAudioModality } from '../../src/modality/audio-whisper.js';
+import { VisionClipModality } from '../../src/modality/vision-clip/vision-clip.js';
+import { VideoClipModality } from '../../src/modality/video/video-clip.js';
+import { WhisperAudioModality } from '../../src/modality/audio-whisper/audio-whisper.js';
 
 /** A worker-side preprocessing recipe (see the file comment). */
 export type MediaRecipe =

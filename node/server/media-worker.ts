@@ -7,10 +7,10 @@
 import sharp from 'sharp';
 import type { RawImage } from '@huggingface/transformers';
 import { MemorySource } from '../../src/io/source.js';
-import { ClipImagePreprocessor } from '../../src/modality/clip-preprocess.js';
-import { loadTransformers } from '../../src/modality/image-input.js';
-import { loadAudio } from '../../src/modality/audio-input.js';
-import { loadWhisperFeatures, type WhisperFeatures } from '../../src/modality/whisper-features.js';
+import { ClipImagePreprocessor } from '../../src/modality/vision-clip/clip-preprocess.js';
+import { loadTransformers } from '../../src/media/image-input.js';
+import { loadAudio } from '../../src/media/audio-input.js';
+import { loadWhisperFeatures, type WhisperFeatures } from '../../src/modality/audio-whisper/whisper-features.js';
 import { ffmpegVideoFrames } from '../video-frames.js';
 import type { MediaRecipe } from './media-recipes.js';
 import { releaseWhenIdle } from './memory-release.js';

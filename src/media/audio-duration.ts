@@ -8,7 +8,7 @@
  * Hand-written because the maintained parser (`music-metadata`) needs Node 22 in its current major and brings ten
  * dependencies for what is two header formats here; `wavefile` and `mpg123-decoder` only measure by decoding.
  */
-import { sniffAudioFormat } from '../modality/audio-decode.js';
+import { sniffAudioFormat } from './audio-decode.js';
 
 /** The result: seconds, or why the file could not be measured. */
 export type AudioDuration = { seconds: number; format: 'wav' | 'mp3' } | { error: string; format: string };
