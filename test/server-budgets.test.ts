@@ -64,7 +64,7 @@ test('configured limits: post-resize size, pixels per request, audio seconds (WA
   const wide = await strict.post('/v1/chat/completions', chat(image(url('image/png', png(2000, 100)))));
   assert.equal(wide.status, 413, JSON.stringify(wide.json));
   assert.match(wide.json.error.message, /resize would make it 640×32 \(20,480 pixels\), over this server's 10,000 \(--max_resized_pixels\)/);
-  // Two 50×50 images: 2,500 pixels each, 5,000 allowed per request — the second passes it... a third does not.
+  // 50×50 images are 2,500 pixels each and a request may have 5,000: two fit exactly, a third does not.
   const three = chat(...[1, 2, 3].map(() => image(url('image/png', png(50, 50)))));
   const r3 = await strict.post('/v1/chat/completions', three);
   assert.equal(r3.status, 413);

@@ -2,8 +2,9 @@
  * A pool of worker threads (piscina) that prepares request media — decoding, resizing, log-mel — so the thread
  * that answers HTTP and runs the model only ever copies finished values. Sized to the machine's cores by default.
  *
- * Threads above `minThreads` exit after `idleTimeoutMs` without work, and a finished item's decoded pixels die with
- * its task, so memory a burst of large images took comes back. sharp is loaded here, on the main thread, before
+ * Every thread starts with the pool (one started on demand costs seconds: it loads sharp and transformers.js, and a
+ * request would wait for it); a worker collects its garbage once it has been idle for a moment (memory-release.ts),
+ * so the memory a burst of large images took comes back. sharp is loaded here, on the main thread, before
  * any worker: a native library opened and closed only by worker threads can be unloaded under another worker
  * (sharp's documented requirement for worker threads).
  */
@@ -15,7 +16,7 @@ import type { MediaResult, MediaTask } from './media-worker.js';
 export interface MediaPoolOptions {
   /** Most worker threads. Default: the number of cores. */
   threads?: number;
-  /** Threads kept alive when idle. Default 1. */
+  /** Threads kept alive when idle. Default: all of them. */
   minThreads?: number;
   /** An idle thread above `minThreads` exits after this long. Default 30 s. */
   idleTimeoutMs?: number;
