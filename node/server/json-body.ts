@@ -31,9 +31,11 @@ function refusal(e: unknown): ApiError {
  * server closes).
  */
 export function registerJsonParser(app: FastifyInstance): () => Promise<void> {
-  // One thread is enough: parsing is fast, it just must not happen on the main thread. It exits when idle.
-  const pool = new Piscina({ ...workerFile(), minThreads: 0, maxThreads: 1, idleTimeout: 30_000 });
+  // One thread is enough: parsing is fast, it just must not happen on the main thread. It is started (and its
+  // module loaded) now: a thread started by the first large body would make that request wait seconds for it.
+  const pool = new Piscina({ ...workerFile(), minThreads: 1, maxThreads: 1 });
   pool.on('error', (e: unknown) => process.stderr.write(`[multi-token] JSON worker failed: ${(e as Error)?.stack ?? String(e)}\n`));
+  pool.run(new TextEncoder().encode('{}')).catch(() => {});
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: unknown, body: Buffer) => {
     if (body.length === 0) throw new ApiError(400, 'the request body is empty; send a JSON object', 'body');
