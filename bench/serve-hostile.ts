@@ -263,8 +263,10 @@ try {
   const photo = dataUrl('image/png', png(3000, 2000, (x, y) => [(x * 7) & 255, (y * 5) & 255, ((x ^ y) * 3) & 255]));
   const before = rssMB(server.pid);
   peakRss = before;
+  const burstStart = performance.now();
   const burst = await Promise.all(Array.from({ length: 8 }, () => post(server.url, '/v1/chat/completions', chat(imageParts([photo, photo, photo, photo])))));
   const burstPeak = peakRss;
+  const burstSeconds = (performance.now() - burstStart) / 1000;
   const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { memory: Record<string, number> }).memory;
   const memBefore = await health();
   await new Promise((r) => setTimeout(r, 3000));
@@ -285,6 +287,8 @@ try {
     rss_peak_mb_hostile: round(peakDuringHostile),
     burst: {
       statuses: [...new Set(burst.map((b) => b.status))],
+      seconds: round(burstSeconds),
+      failures: burst.filter((b) => b.status < 0 || b.status >= 500).map((b) => `${b.status} after ${round(b.ms)} ms: ${b.body}`),
       rss_idle_mb: round(idleRss),
       rss_before_mb: round(before),
       rss_peak_mb: round(burstPeak),
