@@ -12,6 +12,7 @@ import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
 import { float, int, parseJsonOption } from './options.js';
+import { appendAll } from '../../src/util/arrays.js';
 
 export interface GenerateCliOptions {
   model?: string;
@@ -46,7 +47,7 @@ export function modalityItems(lmm: LMM, extra: string[]): Record<string, unknown
     const trimmed = value.trim();
     // A JSON array (vectors, or a list with commas inside items) or a comma-separated list of paths/URLs.
     const parsed: unknown[] = trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split(',').map((s) => s.trim()).filter(Boolean);
-    (items[name] ??= []).push(...parsed);
+    appendAll((items[name] ??= []), parsed);
   }
   return items;
 }
