@@ -33,7 +33,14 @@ export interface TrainArgs {
   save_total_limit: number;
   logging_steps: number;
   seed: number;
+  /** A checkpoint folder, `true` (the newest in output_dir) or `false` (start fresh). Unset: resume when output_dir has checkpoints. */
   resume_from_checkpoint?: string;
+  /** Start over even though output_dir holds checkpoints (they are removed). */
+  overwrite_output_dir?: boolean;
+  /** JSON of HF's `lr_scheduler_kwargs`, e.g. '{"num_cycles": 2}'. */
+  lr_scheduler_kwargs?: string;
+  /** The hub cache for downloads by id (the seed's `cache_dir`, HF's `cache_dir`); default HF_HUB_CACHE / HF_HOME. */
+  cache_dir?: string;
   skip_bad_rows: boolean;
   feature_cache?: string;
   backend?: string;
@@ -100,7 +107,6 @@ export const IGNORED_FLAGS: Record<string, string> = {
   report_to: 'logs go to train_log.jsonl and loss.svg',
   double_quant: 'int4/int8 here are MatMulNBits blocks with f16 scales (no second quantization of the scales)',
   quant_type: 'int4 here is round-to-nearest MatMulNBits (asymmetric, group 32), not bitsandbytes nf4/fp4',
-  cache_dir: 'nothing is downloaded',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',
   lora_bias: 'LoRA without bias (PEFT bias="none")',
