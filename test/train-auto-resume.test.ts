@@ -2,7 +2,7 @@
  * Training like the seed's Trainer: re-running the same `train` command into an output_dir with checkpoints
  * resumes from the newest (killed mid-run, it ends on the uninterrupted run's loss trajectory);
  * `--overwrite_output_dir` starts over; HF TrainingArguments flags that do not apply are accepted with a note;
- * `--bits 4` says it is not supported yet; the extra LR schedules follow HF's formulas.
+ * a `--bits` value other than 4, 8 or 16 is refused before loading; the extra LR schedules follow HF's formulas.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -64,7 +64,7 @@ test('kill `train`, re-run the same command: it resumes from the newest checkpoi
   assert.deepEqual(await losses(out), await losses(full), 'same steps, same losses');
 
   // --overwrite_output_dir starts over (the old checkpoints go) on the same trajectory; another kind of run into the
-  // folder is refused rather than silently continued; --bits 4 says it is not supported yet. (In-process: the
+  // folder is refused rather than silently continued; --bits 3 is refused (4 and 8 are QLoRA, test/train-qlora). (In-process: the
   // command line is the same runTraining.)
   const quiet = () => {};
   const base = { ...TRAIN_DEFAULTS, model_name_or_path: model, dataset_path: data, output_dir: out, lora_enable: true, lora_r: 4, lora_dropout: 0.1,
@@ -75,7 +75,7 @@ test('kill `train`, re-run the same command: it resumes from the newest checkpoi
   assert.match(notes.join('\n'), /--overwrite_output_dir: starting over; removed \d+ old checkpoint/);
   assert.deepEqual(await losses(out), await losses(full));
   await assert.rejects(runTraining({ ...base, lora_enable: false, pretrain_projectors: true }, quiet), /holds checkpoints of a lora run .* this is a pretrain_projectors run: pass --overwrite_output_dir/);
-  await assert.rejects(runTraining({ ...base, output_dir: path.join(root, 'q'), bits: 4 }, quiet), /--bits 4: quantized \(QLoRA\) training is not supported yet/);
+  await assert.rejects(runTraining({ ...base, output_dir: path.join(root, 'q'), bits: 3 }, quiet), /--bits must be 4, 8 or 16, got 3/);
 });
 
 test("LR schedules follow HF's get_scheduler formulas", () => {

@@ -13,6 +13,8 @@ import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
 import { float, int, parseJsonOption } from './options.js';
 import { appendAll } from '../../src/util/arrays.js';
+import { DTYPE_HELP, dtypeOption } from './dtype-option.js';
+import type { WeightDType } from '../../src/nn/frozen-weight.js';
 
 export interface GenerateCliOptions {
   model?: string;
@@ -29,6 +31,7 @@ export interface GenerateCliOptions {
   seed: number;
   json?: boolean;
   backend?: string;
+  dtype?: WeightDType;
 }
 
 /** Parses `--<dataKey> value` pairs left over by commander into modality items. */
@@ -85,6 +88,7 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'sampling seed', int, 0)
     .option('--json', 'print one JSON line {prompt_ids, output_ids, output}')
     .option('--backend <name>', 'tfjs backend (default: best available)')
+    .option('--dtype <dtype>', DTYPE_HELP, dtypeOption)
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .action(async (o: GenerateCliOptions, cmd: Command) => {
@@ -93,8 +97,8 @@ export function registerGenerate(program: Command): void {
       const modalityOptions = parseJsonOption<Record<string, unknown>>(o.modality_options, '--modality_options');
       await initRuntime({ backend: o.backend });
       const lmm = o.model_lora_path
-        ? await loadLMM(o.model_lora_path, { base: model, open: openSource, modalityOptions })
-        : await loadLMM(model, { open: openSource, modalityOptions });
+        ? await loadLMM(o.model_lora_path, { base: model, open: openSource, modalityOptions, dtype: o.dtype })
+        : await loadLMM(model, { open: openSource, modalityOptions, dtype: o.dtype });
       const row = buildRow(lmm, o.prompt, modalityItems(lmm, cmd.args), o.system);
       const it = streamGenerate(lmm, [row], {
         maxNewTokens: o.max_new_tokens,

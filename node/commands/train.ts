@@ -48,12 +48,13 @@ export function registerTrain(program: Command): void {
     .option('--resume_from_checkpoint <dir|true|false>', 'continue from this checkpoint folder (default: the newest in output_dir, if any)')
     .option('--overwrite_output_dir [bool]', 'start over even if output_dir has checkpoints (they are removed)', bool, false)
     .option('--cache_dir <dir>', 'Hugging Face cache for models named by id (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)')
-    .option('--bits <n>', "the seed's QLoRA bits: 16 (default); 4 and 8 are not supported yet", int)
     .option('--skip_bad_rows [bool]', 'skip (and report) rows that fail validation instead of stopping', bool, d.skip_bad_rows)
     .option('--feature_cache <dir>', 'cache frozen-encoder features on disk')
     .option('--train_encoders [bool]', 'also finetune the modality encoders (saved into the checkpoint)', bool, d.train_encoders)
     .option('--save_encoders [bool]', 'copy the encoders into the final model folder (self-contained)', bool, d.save_encoders)
     .option('--save_dtype <dtype>', 'F32 | F16 | BF16 weights in saved files', d.save_dtype)
+    .option('--bits <n>', 'QLoRA: 4 or 8 loads the frozen base LM as int4/int8 (LoRA and projectors train in f32); 16 = as stored', int)
+    .option('--dtype <dtype>', 'how the frozen base LM\'s Linear weights are held: f32 | f16 | bf16 | int8 | int4')
     .option('--no-progress', 'no progress bar (one log line per logging step)')
     .option('--backend <name>', 'tfjs backend (default: best available)');
   const ignored: Record<string, string> = { ...HF_NOT_APPLICABLE, ...IGNORED_FLAGS };

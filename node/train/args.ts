@@ -41,8 +41,6 @@ export interface TrainArgs {
   lr_scheduler_kwargs?: string;
   /** The hub cache for downloads by id (the seed's `cache_dir`, HF's `cache_dir`); default HF_HUB_CACHE / HF_HOME. */
   cache_dir?: string;
-  /** The seed's `--bits` (QLoRA); only 16/32 (no quantisation) until quantized weights exist. */
-  bits?: number;
   skip_bad_rows: boolean;
   feature_cache?: string;
   backend?: string;
@@ -54,6 +52,13 @@ export interface TrainArgs {
   save_encoders: boolean;
   /** Show the progress bar (default: when stderr is a terminal). */
   progress?: boolean;
+  /**
+   * The seed's QLoRA flag: 4 or 8 loads the frozen base LM quantized (int4/int8, MatMulNBits) while LoRA and
+   * projectors train in f32; 16 (the seed's default) = as stored.
+   */
+  bits?: number;
+  /** How the frozen base LM's Linear weights are held (f32, f16, bf16, int8, int4); `--bits 4|8` = int4|int8. */
+  dtype?: string;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_path' | 'output_dir'> = {
@@ -100,8 +105,8 @@ export const IGNORED_FLAGS: Record<string, string> = {
   save_strategy: 'checkpoints every --save_steps',
   dataloader_num_workers: 'data loads in-process',
   report_to: 'logs go to train_log.jsonl and loss.svg',
-  double_quant: 'no quantised training',
-  quant_type: 'no quantised training',
+  double_quant: 'int4/int8 here are MatMulNBits blocks with f16 scales (no second quantization of the scales)',
+  quant_type: 'int4 here is round-to-nearest MatMulNBits (asymmetric, group 32), not bitsandbytes nf4/fp4',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',
   lora_bias: 'LoRA without bias (PEFT bias="none")',

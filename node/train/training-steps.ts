@@ -22,6 +22,7 @@ import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { FolderSource, openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
+import { dtypeOption, resolveDType } from '../commands/dtype-option.js';
 import type { TrainingRows } from './data.js';
 import { listCheckpoints, readTrainingState, removeStaleTemp, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
 import { chooseResume } from './auto-resume.js';
@@ -72,12 +73,8 @@ export function checkScheduler(args: TrainArgs): ScheduleType {
   const s = args.lr_scheduler_type;
   if (!isScheduleType(s)) throw new Error(`--lr_scheduler_type must be one of ${SCHEDULE_TYPES.join(', ')} (got ${s})`);
   checkScheduleKwargs(s, schedulerKwargs(args), args.learning_rate);
-  if (args.bits !== undefined && args.bits !== 16 && args.bits !== 32) {
-    throw new Error(
-      `--bits ${args.bits}: quantized (QLoRA) training is not supported yet — weights train in float32. ` +
-        'Leave --bits out (or pass 16) to train unquantized; a model too big for that needs the quantized engine that is still to come.',
-    );
-  }
+  // --bits 4|8 (QLoRA) / --dtype take effect in loadBaseModel; a bad value is refused before anything loads.
+  resolveDType(args.dtype === undefined ? undefined : dtypeOption(args.dtype), args.bits, '--bits');
   return s;
 }
 
@@ -101,9 +98,18 @@ async function loadPretrainedProjectors(where: string, log: Log): Promise<Map<st
 export async function loadBaseModel(args: TrainArgs, log: Log): Promise<LMM> {
   const modalityOptions = parseJsonOption<Record<string, unknown>>(args.modality_options, '--modality_options');
   const projectorWeights = args.pretrained_projectors_path ? await loadPretrainedProjectors(args.pretrained_projectors_path, log) : undefined;
+  const mode = trainMode(args);
+  // QLoRA: `--bits 4|8` (or --dtype) holds the frozen base quantized; only LoRA/projectors train, in f32.
+  const dtype = resolveDType(args.dtype === undefined ? undefined : dtypeOption(args.dtype), args.bits, '--bits');
+  if (dtype && dtype !== 'f32' && mode === 'full') {
+    throw new Error(`--${args.bits !== undefined ? `bits ${args.bits}` : `dtype ${dtype}`} keeps the base LM frozen: train LoRA (--lora_enable true) or only the projectors (--pretrain_projectors true), as QLoRA does`);
+  }
   const lmm = await loadLMM(args.model_name_or_path, {
     open: openSource,
     mergeLora: false,
+    dtype,
+    trainableLM: mode === 'full',
+    gradients: true,
     modalityBuilder: args.modality_builder,
     modalityOptions,
     initProjectors: true,
