@@ -4,12 +4,12 @@
  */
 import * as os from 'node:os';
 import type { LMM } from '../../src/lmm/lmm.js';
-import type { TrainerState } from '../../src/train/trainer.js';
+import { isEvalEntry, type LogEntry, type TrainerState } from '../../src/train/trainer.js';
 import type { TrainArgs } from './args.js';
 
 export function modelCard(o: { args: TrainArgs; mode: string; lmm: LMM; state: TrainerState; numExamples: number; example: unknown }): string {
   const { args, lmm, state } = o;
-  const last = state.log_history[state.log_history.length - 1];
+  const last = state.log_history.filter((e) => !isEvalEntry(e)).at(-1) as LogEntry | undefined;
   const modalities = lmm.modalities.length
     ? lmm.modalities.map((m) => `* ${m.name} — use \`${m.token}\` in text and provide \`${m.dataKey}\`, encoded as ${m.tokenWidth} tokens`).join('\n')
     : '* none (text only)';
