@@ -9,7 +9,7 @@ import { loadLMM } from '../../src/lmm/load.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
 import { accuracyByType, formatAccuracyTable, normaliseAnswer } from '../../src/eval/accuracy.js';
 import { answerQuestions, questionsOf } from '../../src/eval/exact-match.js';
-import { readQuestionTypes, questionTypeOf } from '../dataset/question-types.js';
+import { readQuestionTypes } from '../dataset/question-types.js';
 import { readDataset } from '../dataset/read-dataset.js';
 import { findEvalSplit } from '../dataset/splits.js';
 import { openSource } from '../folder-source.js';
@@ -36,7 +36,7 @@ export async function runEval(o: EvalOptions) {
   const ds = await readDataset(split?.path ?? o.dataset, { split: split?.split });
   const types = await readQuestionTypes(o.dataset);
   const rows = ds.rows.slice(0, o.limit ?? ds.rows.length) as unknown as ChatRow[];
-  const questions = questionsOf(rows, (id, row) => questionTypeOf(types, id, row));
+  const questions = questionsOf(rows, (id) => types.get(id));
   const items = await answerQuestions(lmm, questions, {
     batchSize: o.batch_size,
     maxNewTokens: o.max_new_tokens,

@@ -13,7 +13,7 @@ import {
   type ModalityKeys,
 } from '../../src/data/validate.js';
 import { readDataset, resolveMediaPath, type LoadedDataset } from './read-dataset.js';
-import { questionTypeOf, readQuestionTypes } from './question-types.js';
+import { readQuestionTypes } from './question-types.js';
 
 export interface CheckOptions {
   path: string;
@@ -46,7 +46,7 @@ export interface CheckReport {
   avgMessages: number;
   avgUserTurns: number;
   avgAssistantTurns: number;
-  /** Rows per question type (from meta.jsonl or the rows' `question_type`); empty when the data names none. */
+  /** Rows per question type (from the dataset folder's meta.jsonl); empty when there is none. */
   questionTypes: Record<string, number>;
   bad: BadRow[];
   /** The split this report is about, when the dataset has several. */
@@ -81,7 +81,7 @@ export async function checkLoaded(ds: LoadedDataset, opts: CheckOptions): Promis
   let user = 0;
   let assistant = 0;
   ds.rows.forEach((row, i) => {
-    const qt = questionTypeOf(types, row.id !== undefined && row.id !== null ? String(row.id) : `#${ds.indices[i]}`, row);
+    const qt = types.get(row.id !== undefined && row.id !== null ? String(row.id) : `#${ds.indices[i]}`);
     if (qt !== undefined) questionTypes[qt] = (questionTypes[qt] ?? 0) + 1;
     const msgs = Array.isArray(row.messages) ? (row.messages as { role?: unknown; content?: unknown }[]) : [];
     messages += msgs.length;

@@ -1,7 +1,8 @@
 /**
  * Question types of held-out rows, for per-type tables (`multi-token eval`, evaluation during training,
  * `dataset check`): from the dataset folder's `meta.jsonl` (`{id, question_type}` per row, as `dataset
- * synth-shapes` writes it), else from a row's own `question_type` field.
+ * synth-shapes` writes it). Rows themselves cannot carry it: the schema allows only `id`, `messages` and
+ * modality data keys.
  */
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -25,9 +26,4 @@ export async function readQuestionTypes(datasetPath: string): Promise<Map<string
     if (m.id !== undefined && typeof m.question_type === 'string') out.set(String(m.id), m.question_type);
   });
   return out;
-}
-
-/** A row's question type: `meta.jsonl` first, then the row's `question_type` field. */
-export function questionTypeOf(types: Map<string, string>, id: string, row: Record<string, unknown>): string | undefined {
-  return types.get(id) ?? (typeof row.question_type === 'string' ? row.question_type : undefined);
 }
