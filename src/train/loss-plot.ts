@@ -39,8 +39,18 @@ function series(pts: XY[], X: (x: number) => number, Y: (y: number) => number, c
   return out;
 }
 
+export interface LossPlotOptions {
+  title?: string;
+  width?: number;
+  height?: number;
+  /** Step of the best evaluation (`best_global_step`): marked with a vertical line. */
+  bestStep?: number;
+}
+
 /** Renders a run's `log_history` (training loss by optimizer step, plus any evaluations) as an SVG document. */
-export function lossCurveSVG(history: Point[], title = 'training loss', width = 720, height = 400): string {
+export function lossCurveSVG(history: Point[], options: LossPlotOptions | string = {}): string {
+  const o = typeof options === 'string' ? { title: options } : options;
+  const { title = 'training loss', width = 720, height = 400 } = o;
   const train = history.filter((p) => Number.isFinite(p.loss)).map((p) => ({ x: p.step, y: p.loss! }));
   const evalLoss = history.filter((p) => Number.isFinite(p.eval_loss)).map((p) => ({ x: p.step, y: p.eval_loss! }));
   const acc = history.filter((p) => Number.isFinite(p.eval_exact_match)).map((p) => ({ x: p.step, y: 100 * p.eval_exact_match! }));
@@ -71,6 +81,11 @@ export function lossCurveSVG(history: Point[], title = 'training loss', width = 
     out.push(`<line x1="${right}" x2="${right}" y1="${m.t}" y2="${m.t + h}" stroke="${COLOURS.accuracy}"/>`);
     for (const t of [0, 20, 40, 60, 80, 100]) out.push(`<text x="${right + 6}" y="${A(t) + 4}" fill="${COLOURS.accuracy}">${t}%</text>`);
     out.push(`<text transform="translate(${width - 8} ${m.t + h / 2}) rotate(90)" text-anchor="middle" fill="${COLOURS.accuracy}">exact match</text>`);
+  }
+  if (o.bestStep !== undefined && xs.length) {
+    const bx = X(o.bestStep).toFixed(1);
+    out.push(`<line x1="${bx}" x2="${bx}" y1="${m.t}" y2="${m.t + h}" stroke="#6b7280" stroke-dasharray="2 3"/>`);
+    out.push(`<text x="${bx}" y="${m.t + 12}" text-anchor="${X(o.bestStep) > m.l + w - 40 ? 'end' : 'start'}" dx="${X(o.bestStep) > m.l + w - 40 ? -4 : 4}" fill="#374151">best (step ${o.bestStep})</text>`);
   }
   out.push(...series(train, X, Y, COLOURS.train, {}));
   out.push(...series(evalLoss, X, Y, COLOURS.eval, { dots: true }));

@@ -263,7 +263,10 @@ export class Trainer {
       this.hooks.onStep?.(this.state, { loss: r.loss, lr: r.lr, tokens: r.tokens, seconds });
       const step = this.state.global_step;
       if (step % Math.max(1, this.config.loggingSteps) === 0 || step === this.totalSteps) flush();
+      const ta = performance.now();
       const after = (await this.hooks.afterStep?.(this.state)) ?? {};
+      // Evaluation time is not training time: rows/s and tokens/s stay the training speed.
+      window.t0 += performance.now() - ta;
       // An early stop logs the partial window, so the log ends at the step training ended on.
       if (after.stop && window.n > 0) flush();
       const final = step === this.totalSteps || !!after.stop;
