@@ -3,7 +3,7 @@
  * what trains (projectors / LoRA / everything), train with checkpoints, and write the final model folder
  * with a model card and a loss curve. The CLI (`multi-token train`) and tests call this.
  */
-import { appendFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { tf } from '../../src/tf.js';
 import { loadLMM } from '../../src/lmm/load.js';
@@ -11,7 +11,7 @@ import type { LMM } from '../../src/lmm/lmm.js';
 import { restoreTrainableWeights } from '../../src/lmm/restore.js';
 import { applyLora, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from '../../src/lora/lora.js';
 import { Rng } from '../../src/lm/sampling.js';
-import { Trainer, NonFiniteLossError, type LogEntry, type TrainerState } from '../../src/train/trainer.js';
+import { Trainer, NonFiniteLossError, type TrainerState } from '../../src/train/trainer.js';
 import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
 import { isScheduleType } from '../../src/train/schedule.js';
 import { lossCurveSVG } from '../../src/train/loss-plot.js';
@@ -25,6 +25,12 @@ import { DiskFeatureStore } from './disk-feature-store.js';
 import { modelCard } from './model-card.js';
 import { TrainProgress } from './progress.js';
 import type { TrainArgs } from './args.js';
+import { planEvaluation } from './eval-plan.js';
+import { flagNotes, modelFlagNotes } from './flag-notes.js';
+import { checkPretrainedProjectors } from './pretrained-projectors.js';
+import { TrainEvaluation } from './train-eval.js';
+import { TrainReporter } from './train-reporter.js';
+import { formatMetric } from '../../src/train/log-format.js';
 
 export type TrainMode = 'pretrain_projectors' | 'lora' | 'full';
 
@@ -78,15 +84,19 @@ export async function runTraining(
 ): Promise<TrainResult> {
   if (!isScheduleType(args.lr_scheduler_type)) throw new Error(`--lr_scheduler_type must be cosine, linear or constant (got ${args.lr_scheduler_type})`);
   const mode = trainMode(args);
+  const plan = await planEvaluation(args);
+  for (const n of [...plan.notes, ...flagNotes(args, plan.strategy)]) log(`note: ${n}`);
   const modalityOptions = args.modality_options ? (JSON.parse(args.modality_options) as Record<string, unknown>) : undefined;
 
   let projectorWeights;
+  let projectorsFrom = '';
   if (args.pretrained_projectors_path) {
     const p = path.resolve(args.pretrained_projectors_path);
     const dir = (await import('node:fs/promises')).stat(p).then((s) => (s.isDirectory() ? p : path.dirname(p)));
     const stem = p.endsWith('.bin') || p.endsWith('.safetensors') ? path.basename(p).replace(/\.(bin|safetensors)$/, '') : 'non_lora_trainables';
     const raw = await readWeightFiles(new FolderSource(await dir), { prefix: stem });
     projectorWeights = new Map([...raw].filter(([k]) => normaliseProjectorKey(k) !== null));
+    projectorsFrom = p;
     log(`projectors from ${p} (${projectorWeights.size} tensors)`);
   }
   const lmm = await loadLMM(args.model_name_or_path, {
@@ -100,14 +110,13 @@ export async function runTraining(
     onProgress: log,
   });
   checkModelCls(args.model_cls, lmm.lm.config.modelType);
-  if (args.modality_builder && lmm.meta.modalityBuilder && lmm.meta.modalityBuilder !== args.modality_builder) {
-    log(`note: ${args.model_name_or_path} already has modalities (${lmm.meta.modalityBuilder}); --modality_builder ${args.modality_builder} is ignored`);
-  }
+  const foreign = projectorWeights ? checkPretrainedProjectors(lmm, projectorWeights, projectorsFrom).foreign : [];
+  for (const n of modelFlagNotes(args, { ...(await modelFacts(args.model_name_or_path, lmm)), foreignProjectors: foreign })) log(`note: ${n}`);
 
   const data = await loadTrainingRows(args.dataset_path, lmm, args.skip_bad_rows, log);
   const dropoutRng = new Rng(args.seed);
   let loraConfig: LoraConfig | undefined;
-  if (args.lora_enable) {
+  if (mode === 'lora') {
     loraConfig = { r: args.lora_r, loraAlpha: args.lora_alpha, loraDropout: args.lora_dropout, targetModules: loraTargets(args.lora_target_modules) };
     if (!lmm.lora) lmm.lora = applyLora(lmm.lm, loraConfig, dropoutRng);
   }
@@ -160,19 +169,37 @@ export async function runTraining(
   trainer.hooks.features = args.train_encoders ? trainableEncoderFeatures(lmm, { loadBytes }) : (cache ?? encoderFeatures(lmm, { loadBytes }));
 
   const trainArgsJSON = JSON.stringify({ ...args, mode }, null, 2) + '\n';
-  const logFile = path.join(out, 'train_log.jsonl');
+  const metric = `eval_${(args.metric_for_best_model ?? 'loss').replace(/^eval_/, '')}`;
   const progress = new TrainProgress(trainer.totalSteps, trainer.state.global_step, (args.progress ?? true) && !!process.stderr.isTTY);
+  const reporter = new TrainReporter({
+    out,
+    log,
+    progress,
+    run: { maxSteps: trainer.totalSteps, numEpochs: trainer.totalSteps / trainer.stepsPerEpoch },
+    history: () => trainer.state.log_history,
+    bestStep: () => trainer.state.best_global_step,
+    metric,
+  });
+  const evaluation = await TrainEvaluation.create(plan, args, lmm, trainer.state, {
+    log: (l) => reporter.print(l),
+    onEval: (r) => reporter.onEval(r),
+    onEvalStart: (step, rows, qs) => reporter.onEvalStart(step, rows, qs),
+    onProgress: (phase, done, total) => reporter.onEvalProgress(phase, done, total),
+    cacheFeatures: !args.train_encoders,
+    store: args.feature_cache ? new DiskFeatureStore(args.feature_cache) : undefined,
+    fingerprint,
+  });
   let skipped = 0;
   trainer.hooks.onSkippedRow = (id, reason) => {
     skipped++;
-    log(`skipped row ${JSON.stringify(id)}: ${reason}`);
+    reporter.print(`skipped row ${JSON.stringify(id)}: ${reason}`);
   };
-  trainer.hooks.onStep = (state, last) => progress.update(state.global_step, last);
-  trainer.hooks.onLog = (entry: LogEntry) => {
-    void appendFile(logFile, JSON.stringify(entry) + '\n');
-    void writeFile(path.join(out, 'loss.svg'), lossCurveSVG(trainer.state.log_history));
-    if (!progress.enabled) log(`step ${entry.step}/${trainer.totalSteps} loss ${entry.loss.toFixed(4)} lr ${entry.learning_rate.toExponential(2)} tok/s ${entry.tokens_per_second.toFixed(0)}`);
+  trainer.hooks.onStep = (state, last) => {
+    reporter.stepDone(trainer.microBatches(state.global_step - 1).reduce((n, b) => n + b.length, 0));
+    progress.update(state.global_step, { ...last, epoch: state.epoch });
   };
+  trainer.hooks.onLog = (entry) => reporter.onLog(entry);
+  if (evaluation) trainer.hooks.afterStep = () => evaluation.afterStep(trainer);
   const fileOpts = {
     includeLM: mode === 'full',
     lora: loraConfig,
@@ -182,17 +209,24 @@ export async function runTraining(
   };
   trainer.hooks.save = async (state, optimizer, final) => {
     const extra = new Map<string, string>([['training_args.json', trainArgsJSON]]);
-    await saveTrainingState(path.join(out, `checkpoint-${state.global_step}`), lmm, state, optimizer, { ...fileOpts, extra, configOverrides: data.configOverrides });
-    const removed = await rotateCheckpoints(out, args.save_total_limit);
-    if (removed.length) log(`removed old checkpoint(s): ${removed.map((d) => path.basename(d)).join(', ')}`);
+    const dir = path.join(out, `checkpoint-${state.global_step}`);
+    evaluation?.best.saved(state.global_step, dir);
+    await saveTrainingState(dir, lmm, state, optimizer, { ...fileOpts, extra, configOverrides: data.configOverrides });
+    // The best checkpoint is never rotated away (HF does the same), so --load_best_model_at_end can load it.
+    const removed = await rotateCheckpoints(out, args.save_total_limit, state.best_model_checkpoint);
+    if (removed.length) reporter.print(`removed old checkpoint(s): ${removed.map((d) => path.basename(d)).join(', ')}`);
     if (final) progress.stop();
   };
 
-  log(`training (${mode}): ${data.encoded.length} rows, ${trainer.totalSteps} steps, ${[...trainable.values()].reduce((s, v) => s + v.size, 0)} trainable parameters`);
+  log(
+    `training (${mode}): ${data.encoded.length} rows, ${trainer.totalSteps} steps, ${[...trainable.values()].reduce((s, v) => s + v.size, 0)} trainable parameters` +
+      (evaluation ? `; evaluating ${evaluation.size.rows} rows ${plan.strategy === 'steps' ? `every ${plan.evalSteps} steps` : 'every epoch'}` : ''),
+  );
   try {
     await trainer.train();
   } catch (e) {
     progress.stop();
+    evaluation?.dispose();
     if (e instanceof NonFiniteLossError) {
       const last = (await listCheckpoints(out)).pop();
       throw new Error(`${e.message}${last ? ` Last good checkpoint: ${last.dir}` : ''}`);
@@ -200,12 +234,25 @@ export async function runTraining(
     throw e;
   }
 
+  const st = trainer.state;
+  const stoppedEarly =
+    st.global_step < trainer.totalSteps && evaluation
+      ? `no improvement of ${metric} for ${args.early_stopping_patience} evaluations (step ${st.global_step} of ${trainer.totalSteps})`
+      : undefined;
+  const loaded = await evaluation?.loadBest(st);
+  if (loaded) log(`loaded the best model (${metric} ${formatMetric(metric, st.best_metric!)} at step ${st.best_global_step}) from ${loaded}`);
+  await reporter.flush();
+  const best = st.best_metric !== undefined && st.best_global_step !== undefined
+    ? { metric, value: st.best_metric, step: st.best_global_step, checkpoint: st.best_model_checkpoint, loadedInto: args.load_best_model_at_end ? out : undefined }
+    : undefined;
+  for (const line of reporter.summary({ best, stoppedEarly })) log(line);
+
   // The final model folder: loadable by loadLMM / `generate` / `serve`, and by the seed's loader.
   const { lmmCheckpointFiles } = await import('../../src/lmm/save.js');
   const files = await lmmCheckpointFiles(lmm, { ...fileOpts, exportEncoders: args.train_encoders || args.save_encoders, configOverrides: data.configOverrides });
   files.set('trainer_state.json', JSON.stringify(trainer.state, null, 2) + '\n');
   files.set('training_args.json', trainArgsJSON);
-  files.set('loss.svg', lossCurveSVG(trainer.state.log_history));
+  files.set('loss.svg', lossCurveSVG(trainer.state.log_history, { bestStep: trainer.state.best_global_step }));
   files.set('README.md', modelCard({ args, mode, lmm, state: trainer.state, numExamples: data.encoded.length, example: data.example }));
   const { writeFileAtomic } = await import('../atomic-write.js');
   for (const [name, bytes] of files) {
@@ -214,7 +261,25 @@ export async function runTraining(
   }
   await inspect?.(lmm);
   cache?.dispose();
+  evaluation?.dispose();
   trainer.dispose();
   lmm.dispose();
   return { state: trainer.state, outputDir: out, skippedRows: skipped + data.badRows, mode };
+}
+
+/** What flag notes need to know about the model as it was saved (before this run's flags change it). */
+async function modelFacts(model: string, lmm: LMM) {
+  const src = openSource(model);
+  const json = async (name: string) => ((await src.exists(name)) ? (JSON.parse(new TextDecoder().decode(await src.readFile(name))) as Record<string, unknown>) : {});
+  const config = await json('config.json');
+  const section = config.multi_token as { modalities?: unknown[] } | undefined;
+  const builder = typeof config.modality_builder === 'string' && config.modality_builder ? config.modality_builder : undefined;
+  const configured = !!section?.modalities?.length || !!builder;
+  const adapter = lmm.lora ? await json('adapter_config.json') : null;
+  return {
+    model,
+    configModalities: configured ? lmm.modalities.map((m) => m.name) : [],
+    configBuilder: builder,
+    adapter: adapter ? { r: Number(adapter.r), alpha: Number(adapter.lora_alpha) } : null,
+  };
 }
