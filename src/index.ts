@@ -50,11 +50,16 @@ export { streamGenerate, generateBatch, PromptTooLongError, type LMMGenerateOpti
 export { applyLora, mergeLora, loraParameters, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from './lora/lora.js';
 export { makeTinyLMFiles, makeTinyLMMFiles } from './tiny/tiny-lmm.js';
 
-export { Trainer, NonFiniteLossError, epochOrder, type TrainConfig, type TrainerState, type LogEntry } from './train/trainer.js';
+export { Trainer, NonFiniteLossError, epochOrder, isEvalEntry, type TrainConfig, type TrainerState, type LogEntry, type EvalLogEntry, type AfterStep } from './train/trainer.js';
+export { Evaluator, type EvaluatorOptions, type EvalResult } from './train/evaluate.js';
+export { shouldEvaluate, isEvalStrategy, type EvalStrategy } from './train/eval-schedule.js';
+export { BestMetric, metricKey, metricValue, type BestMetricOptions } from './train/best-metric.js';
+export { formatTrainLine, formatEvalLine, formatSummary, formatDuration, formatMetric } from './train/log-format.js';
+export { answerQuestions, questionsOf, shortAnswers, type Question } from './eval/exact-match.js';
 export { AdamW } from './train/adamw.js';
 export { learningRate, type ScheduleType } from './train/schedule.js';
 export { encoderFeatures, cachedFeatures, trainableEncoderFeatures, type FeatureProvider, type FeatureStore } from './train/feature-cache.js';
-export { lossCurveSVG } from './train/loss-plot.js';
+export { lossCurveSVG, type LossPlotOptions } from './train/loss-plot.js';
 export { restoreTrainableWeights } from './lmm/restore.js';
 export { accuracyByType, normaliseAnswer, formatAccuracyTable } from './eval/accuracy.js';
 export { makeTinyMultimodalFiles, TINY_MODALITIES } from './tiny/tiny-multimodal.js';

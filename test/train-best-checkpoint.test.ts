@@ -85,6 +85,10 @@ test('rotateCheckpoints keeps the newest n, never the best one, and the newest e
   assert.deepEqual(await left(), [2, 6, 7]);
   await rotateCheckpoints(dir, 2, path.join(dir, 'checkpoint-7'));
   assert.deepEqual(await left(), [6, 7], 'the best is also the newest');
+  await make([8]);
+  await rotateCheckpoints(dir, 1, path.join(dir, 'checkpoint-8'));
+  assert.deepEqual(await left(), [8], 'limit 1 and the best is the newest: one remains');
+  await make([9]);
   await rotateCheckpoints(dir, 0);
-  assert.deepEqual(await left(), [6, 7], '0 keeps everything');
+  assert.deepEqual(await left(), [8, 9], '0 keeps everything');
 });

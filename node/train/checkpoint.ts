@@ -82,7 +82,9 @@ export async function rotateCheckpoints(outputDir: string, limit: number, keep?:
   const all = await listCheckpoints(outputDir);
   const kept = keep ? all.filter((c) => path.resolve(c.dir) === path.resolve(keep)) : [];
   const others = all.filter((c) => !kept.includes(c));
-  const room = Math.max(1, limit - kept.length);
+  // The newest must stay (to resume from) — unless the best is the newest, which already stays.
+  const bestIsNewest = kept.length > 0 && kept[0] === all[all.length - 1];
+  const room = bestIsNewest ? Math.max(0, limit - 1) : Math.max(1, limit - kept.length);
   const doomed = others.slice(0, Math.max(0, others.length - room));
   for (const c of doomed) await rm(c.dir, { recursive: true, force: true });
   return doomed.map((c) => c.dir);
