@@ -38,7 +38,7 @@ import { collate, type Batch } from '../src/data/collate.js';
 import { Trainer } from '../src/train/trainer.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);

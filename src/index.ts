@@ -2,29 +2,29 @@
  * multi-token: embed arbitrary modalities into Llama-family language models, LLaVA-style. This entry point is
  * isomorphic (browser and Node); Node adds folder loading, CLI helpers and the server under `multi-token/node`.
  */
-import './modality/builtins.js';
-
 export { tf } from './tf.js';
 export type { Tensor, Variable } from './tf.js';
 export { selectBrowserBackend, describeSelection, type BackendName } from './backend.js';
 
-export { MemorySource, UrlSource, SubSource, resolveSource, setLocalSourceFactory, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
+export { MemorySource, UrlSource, SubSource, resolveSource, readJSON, readText, ModelFileError, type ModelSource } from './io/source.js';
 export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, SafetensorsError, type RawTensor, type DType } from './io/safetensors.js';
 export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
 export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';
 export { loadTokenizer } from './io/tokenizer.js';
-export { setDefaultLoadBytes, type LoadBytes } from './io/default-loader.js';
+export type { LoadBytes } from './io/default-loader.js';
+export { configurePlatform, type Platform, type HostPlatform } from './platform.js';
 
 export { parseLlamaConfig, type LlamaConfig } from './lm/config.js';
 export { LlamaForCausalLM } from './lm/llama.js';
 export { KVCache } from './lm/kv-cache.js';
 export { generate, generateTokens, leftPad, type GenerateOptions, type GenerationStep } from './lm/generate.js';
-export { Rng, sampleToken, type SamplingOptions } from './lm/sampling.js';
+export { sampleToken, type SamplingOptions } from './lm/sampling.js';
+export { Rng } from './util/rng.js';
 export { causalLMLoss, IGNORE_INDEX } from './lm/loss.js';
 
 export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
-export { RowError } from './modality/modality.js';
-export { VectorModality, type VectorModalityOptions } from './modality/vector.js';
+export { RowError } from './util/row-error.js';
+export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
 export {
   MODALITY_BUILDERS,
   registerModalityBuilder,
@@ -39,7 +39,7 @@ export { encodeChat, validateChatRow, type ChatRow, type EncodedChat } from './c
 export type { ChatMessage, ChatTokenizer } from './chat/chat-tokenizer.js';
 export { fromPreTrainedTokenizer } from './chat/tokenizer-adapter.js';
 export { buildSpliceLayout, type SpliceLayout, type PlaceholderRun } from './splice/layout.js';
-export { spliceEmbeddings, mergeEmbeddings, setFastMerge } from './splice/splice.js';
+export { spliceEmbeddings, mergeEmbeddings } from './splice/splice.js';
 export { collate, type Batch } from './data/collate.js';
 
 export { LMM, type LMMMeta } from './lmm/lmm.js';

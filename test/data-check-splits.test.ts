@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { runDatasetCheck, type CommandIO } from '../node/dataset/commands.js';
+import { runDatasetCheck, type CommandIO } from '../node/commands/dataset.js';
 import { checkDatasetSplits } from '../node/dataset/check-splits.js';
 import { findEvalSplit, listSplits } from '../node/dataset/splits.js';
 import { synthShapes } from '../node/dataset/synth-shapes.js';

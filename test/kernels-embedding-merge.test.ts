@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { initNodeWebGPU } from '../node/webgpu-node.js';
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout } from '../src/splice/layout.js';
-import { mergeEmbeddings, setFastMerge } from '../src/splice/splice.js';
+import { mergeEmbeddings } from '../src/splice/splice.js';
+import { configurePlatform } from '../src/platform.js';
 import { EMBEDDING_MERGE_WGSL } from '../kernels/embedding-merge.wgsl.js';
 import { EMBEDDING_TABLE_GRAD_WGSL } from '../kernels/embedding-table-grad.wgsl.js';
 import { groupPositionsByToken } from '../kernels/embedding-table-grad.js';
@@ -128,7 +129,7 @@ test('mergeEmbeddings uses the kernel on webgpu automatically', async (t) => {
   const kernelRuns = profile.kernelNames.filter((k) => k === 'MultiTokenEmbeddingMerge').length;
   assert.equal(kernelRuns, 1, `kernels run: ${profile.kernelNames.join(', ')}`);
   assert.ok(!profile.kernelNames.includes('SelectV2'), 'the reference where() did not run');
-  setFastMerge(null);
+  configurePlatform({ fastMerge: null });
   const ref = await tf.profile(() => mergeEmbeddings(table, layout, projected));
   registerWebGPUKernels();
   assert.ok(!ref.kernelNames.includes('MultiTokenEmbeddingMerge'));

@@ -4,14 +4,14 @@ import { readFile } from 'node:fs/promises';
 import * as wavefileModule from 'wavefile';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-audio.js';
-import { WhisperAudioModality } from '../src/modality/audio-whisper.js';
-import { loadAudio } from '../src/modality/audio-input.js';
-import { decodeMp3, decodeWav, sniffAudioFormat } from '../src/modality/audio-decode.js';
-import { mixToMono, resampleAudio } from '../src/modality/audio-resample.js';
-import { loadWhisperFeatures } from '../src/modality/whisper-features.js';
+import '../src/modality/audio-whisper/register.js';
+import { WhisperAudioModality } from '../src/modality/audio-whisper/audio-whisper.js';
+import { loadAudio } from '../src/media/audio-input.js';
+import { decodeMp3, decodeWav, sniffAudioFormat } from '../src/media/audio-decode.js';
+import { mixToMono, resampleAudio } from '../src/media/audio-resample.js';
+import { loadWhisperFeatures } from '../src/modality/audio-whisper/whisper-features.js';
 import { makeTinyWhisperEncoder } from '../src/tiny/tiny-whisper.js';
 
 // The 30 s end-to-end case runs the encoder over 1500 positions: ~10× faster on wasm than on the cpu backend.

@@ -9,11 +9,11 @@ import { tf } from '../src/tf.js';
 import { MemorySource, type ModelSource } from '../src/io/source.js';
 import { BertEncoder, meanPool } from '../src/encoders/bert.js';
 import { buildModalities, modalityFromConfig, type BuildContext } from '../src/modality/registry.js';
-import '../src/modality/builtin-document.js';
-import { DocumentGTEModality } from '../src/modality/document-gte.js';
-import { isDocumentReference } from '../src/modality/document-text.js';
+import '../src/modality/document-gte/register.js';
+import { DocumentGTEModality } from '../src/modality/document-gte/document-gte.js';
+import { isDocumentReference } from '../src/media/document-text.js';
 import { makeTinyBert } from '../src/tiny/tiny-bert.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 
 await tf.setBackend('cpu');
 

@@ -10,12 +10,12 @@ import { RawImage } from '@huggingface/transformers';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-vision.js';
-import { ClipImagePreprocessor } from '../src/modality/clip-preprocess.js';
-import { loadImage } from '../src/modality/image-input.js';
-import { VisionClipModality } from '../src/modality/vision-clip.js';
-import { VideoClipModality } from '../src/modality/video-clip.js';
-import { setVideoFrameDecoder } from '../src/modality/video-frames.js';
+import '../src/modality/vision-clip/register.js';
+import { ClipImagePreprocessor } from '../src/modality/vision-clip/clip-preprocess.js';
+import { loadImage } from '../src/media/image-input.js';
+import { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
+import { VideoClipModality } from '../src/modality/video/video-clip.js';
+import { configurePlatform } from '../src/platform.js';
 import { ffmpegVideoFrames, hasFfmpeg } from '../node/video-frames.js';
 import { OPENAI_CLIP_MEAN as MEAN, OPENAI_CLIP_STD as STD, makeTinyClipVision, tinyClipPreprocessorJSON } from '../src/tiny/tiny-clip.js';
 
@@ -156,7 +156,7 @@ test('video_clip: frame lists → per-frame pooled CLIP, mean over time, 10 toke
   assert.ok(diff < 1e-6, `mean pooling differs by ${diff}`);
   assert.deepEqual(v.buildProjector(24, rand).apply(feats!).shape, [2, 10, 24]);
   await assert.rejects(v.preprocess([[frames[0], 'nope.png']], { rowId: 'v1' }), /row "v1": videos\[0\]\[1\]: .*no file loader/);
-  setVideoFrameDecoder(null);
+  configurePlatform({ videoFrameDecoder: null });
   await assert.rejects(v.preprocess(['clip.mp4'], { rowId: 'v2' }), /row "v2": videos\[0\]: cannot decode video files here: install ffmpeg \(apt-get install ffmpeg\) or pass frames/);
   v.dispose();
 });

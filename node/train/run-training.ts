@@ -10,7 +10,7 @@ import { loadLMM } from '../../src/lmm/load.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import { restoreTrainableWeights } from '../../src/lmm/restore.js';
 import { applyLora, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from '../../src/lora/lora.js';
-import { Rng } from '../../src/lm/sampling.js';
+import { Rng } from '../../src/util/rng.js';
 import { Trainer, NonFiniteLossError, type TrainerState } from '../../src/train/trainer.js';
 import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
 import { isScheduleType } from '../../src/train/schedule.js';

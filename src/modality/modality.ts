@@ -58,14 +58,3 @@ export interface ModalityConfig {
   dataKey: string;
   [option: string]: unknown;
 }
-
-/** An error about the content of one row or request: always names it. */
-export class RowError extends Error {
-  constructor(
-    readonly rowId: string,
-    message: string,
-  ) {
-    super(`row ${JSON.stringify(rowId)}: ${message}`);
-    this.name = 'RowError';
-  }
-}

@@ -6,7 +6,7 @@ import { lmmCheckpointFiles } from '../lmm/save.js';
 import { LMM } from '../lmm/lmm.js';
 import type { ModalityConfig } from '../modality/modality.js';
 import { modalityFromConfig } from '../modality/registry.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { parseLlamaConfig } from '../lm/config.js';
 import { CHAT_TEMPLATES, type ChatStyle } from './chat-templates.js';
 import { makeTinyTokenizer } from './make-tokenizer.js';
