@@ -242,10 +242,6 @@ export async function runTraining(
   const loaded = await evaluation?.loadBest(st);
   if (loaded) log(`loaded the best model (${metric} ${formatMetric(metric, st.best_metric!)} at step ${st.best_global_step}) from ${loaded}`);
   await reporter.flush();
-  const best = st.best_metric !== undefined && st.best_global_step !== undefined
-    ? { metric, value: st.best_metric, step: st.best_global_step, checkpoint: st.best_model_checkpoint, loadedInto: args.load_best_model_at_end ? out : undefined }
-    : undefined;
-  for (const line of reporter.summary({ best, stoppedEarly })) log(line);
 
   // The final model folder: loadable by loadLMM / `generate` / `serve`, and by the seed's loader.
   const { lmmCheckpointFiles } = await import('../../src/lmm/save.js');
@@ -259,6 +255,10 @@ export async function runTraining(
     await mkdir(path.dirname(path.join(out, name)), { recursive: true });
     await writeFileAtomic(path.join(out, name), bytes);
   }
+  const best = st.best_metric !== undefined && st.best_global_step !== undefined
+    ? { metric, value: st.best_metric, step: st.best_global_step, checkpoint: st.best_model_checkpoint, loadedInto: args.load_best_model_at_end ? out : undefined }
+    : undefined;
+  for (const line of reporter.summary({ best, stoppedEarly })) log(line);
   await inspect?.(lmm);
   cache?.dispose();
   evaluation?.dispose();
@@ -270,7 +270,14 @@ export async function runTraining(
 /** What flag notes need to know about the model as it was saved (before this run's flags change it). */
 async function modelFacts(model: string, lmm: LMM) {
   const src = openSource(model);
-  const json = async (name: string) => ((await src.exists(name)) ? (JSON.parse(new TextDecoder().decode(await src.readFile(name))) as Record<string, unknown>) : {});
+  // The model loaded already; a file that cannot be read again here only costs a note, never the run.
+  const json = async (name: string) => {
+    try {
+      return (await src.exists(name)) ? (JSON.parse(new TextDecoder().decode(await src.readFile(name))) as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
   const config = await json('config.json');
   const section = config.multi_token as { modalities?: unknown[] } | undefined;
   const builder = typeof config.modality_builder === 'string' && config.modality_builder ? config.modality_builder : undefined;
