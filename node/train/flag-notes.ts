@@ -6,6 +6,8 @@
  *
  * A flag counts as given when its value differs from the default (so `--lora_r 64`, the default, is no news).
  */
+import type { LMM } from '../../src/lmm/lmm.js';
+import { openSource } from '../folder-source.js';
 import { TRAIN_DEFAULTS, type TrainArgs } from './args.js';
 
 type Key = keyof typeof TRAIN_DEFAULTS | 'eval_dataset_path' | 'evaluation_strategy' | 'eval_steps' | 'max_eval_samples' | 'metric_for_best_model' | 'greater_is_better' | 'feature_cache' | 'modality_options' | 'pretrained_projectors_path' | 'resume_from_checkpoint';
@@ -93,4 +95,28 @@ export function modelFlagNotes(args: TrainArgs, m: ModelFacts): string[] {
     notes.push('--pretrained_projectors_path is overridden by --resume_from_checkpoint (the checkpoint holds the projectors trained so far)');
   }
   return notes;
+}
+
+/** What flag notes need to know about the model as it was saved (before this run's flags change it). */
+export async function readModelFacts(model: string, lmm: LMM): Promise<Omit<ModelFacts, 'foreignProjectors'>> {
+  const src = openSource(model);
+  // The model loaded already; a file that cannot be read again here only costs a note, never the run.
+  const json = async (name: string) => {
+    try {
+      return (await src.exists(name)) ? (JSON.parse(new TextDecoder().decode(await src.readFile(name))) as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
+  const config = await json('config.json');
+  const section = config.multi_token as { modalities?: unknown[] } | undefined;
+  const builder = typeof config.modality_builder === 'string' && config.modality_builder ? config.modality_builder : undefined;
+  const configured = !!section?.modalities?.length || !!builder;
+  const adapter = lmm.lora ? await json('adapter_config.json') : null;
+  return {
+    model,
+    configModalities: configured ? lmm.modalities.map((m) => m.name) : [],
+    configBuilder: builder,
+    adapter: adapter ? { r: Number(adapter.r), alpha: Number(adapter.lora_alpha) } : null,
+  };
 }

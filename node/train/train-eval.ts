@@ -20,6 +20,9 @@ import { readQuestionTypes } from '../dataset/question-types.js';
 import type { TrainArgs } from './args.js';
 import { loadTrainingRows } from './data.js';
 import type { EvalPlan } from './eval-plan.js';
+import { DiskFeatureStore } from './disk-feature-store.js';
+import type { TrainReporter } from './train-reporter.js';
+import { formatMetric, type RunSummary } from '../../src/train/log-format.js';
 
 export interface EvalReport {
   entry: EvalLogEntry;
@@ -146,4 +149,56 @@ export class TrainEvaluation {
   dispose(): void {
     this.disposeFeatures();
   }
+}
+
+/**
+ * The evaluation step of a run (between logging and checkpoints): null when evaluation is off; otherwise the
+ * trainer evaluates after the steps the strategy names, and the reporter prints and records each evaluation.
+ */
+export async function attachEvaluation(
+  plan: EvalPlan,
+  args: TrainArgs,
+  lmm: LMM,
+  trainer: Trainer,
+  reporter: TrainReporter,
+  fingerprint: string,
+): Promise<TrainEvaluation | null> {
+  const evaluation = await TrainEvaluation.create(plan, args, lmm, trainer.state, {
+    log: (l) => reporter.print(l),
+    onEval: (r) => reporter.onEval(r),
+    onEvalStart: (step, rows, qs) => reporter.onEvalStart(step, rows, qs),
+    onProgress: (phase, done, total) => reporter.onEvalProgress(phase, done, total),
+    cacheFeatures: !args.train_encoders,
+    store: args.feature_cache ? new DiskFeatureStore(args.feature_cache) : undefined,
+    fingerprint,
+  });
+  if (evaluation) trainer.hooks.afterStep = () => evaluation.afterStep(trainer);
+  return evaluation;
+}
+
+/**
+ * After training: puts the best checkpoint's weights back with `--load_best_model_at_end` and returns what the
+ * summary says about the best evaluation and an early stop.
+ */
+export async function finishEvaluation(
+  evaluation: TrainEvaluation | null,
+  args: TrainArgs,
+  trainer: Trainer,
+  out: string,
+  log: (line: string) => void,
+): Promise<Pick<RunSummary, 'best' | 'stoppedEarly'>> {
+  if (!evaluation) return {};
+  const st = trainer.state;
+  const metric = evaluation.best.key;
+  const stoppedEarly =
+    st.global_step < trainer.totalSteps
+      ? `no improvement of ${metric} for ${args.early_stopping_patience} evaluations (step ${st.global_step} of ${trainer.totalSteps})`
+      : undefined;
+  const loaded = await evaluation.loadBest(st);
+  if (loaded) log(`loaded the best model (${metric} ${formatMetric(metric, st.best_metric!)} at step ${st.best_global_step}) from ${loaded}`);
+  const best =
+    st.best_metric !== undefined && st.best_global_step !== undefined
+      ? { metric, value: st.best_metric, step: st.best_global_step, checkpoint: st.best_model_checkpoint, loadedInto: args.load_best_model_at_end ? out : undefined }
+      : undefined;
+  return { best, stoppedEarly };
 }
