@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { tf, loadLMM, buildModalities, LMM, MemorySource, makeTinyLMFiles, generateBatch, collate } from 'multi-token';
+import { tf, loadLMM, buildModalities, initProjector, LMM, MemorySource, generateBatch, collate } from 'multi-token';
+import { makeTinyLMFiles } from 'multi-token/testing';
 import '@tensorflow/tfjs-backend-wasm';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { LunarLanderModality } from '../examples/custom-modality.js';
@@ -25,7 +26,7 @@ test('a custom modality registers, trains through the LMM, saves and reloads by 
   const base = await loadLMM(toSource(await makeTinyLMFiles({ arch: 'llama', hiddenSize: 32, numHiddenLayers: 1, seed: 2 })));
   let s = 1;
   const rand = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-  const lmm = new LMM(base.lm, base.tokenizer, [mod], [mod.buildProjector(32, rand)], { modalityBuilder: 'lunar_lander' });
+  const lmm = new LMM(base.lm, base.tokenizer, [mod], [initProjector(mod.projectorSpec, 32, rand)], { modalityBuilder: 'lunar_lander' });
   const row = {
     id: 'step-1',
     messages: [{ role: 'user', content: 'Given <state>, which key?' }, { role: 'assistant', content: 'left' }],

@@ -8,6 +8,7 @@
 import type { RawTensor } from '../../src/io/safetensors.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
+import { initProjector } from '../../src/projector/index.js';
 
 export class ProjectorShapeError extends Error {}
 
@@ -32,7 +33,7 @@ export function checkPretrainedProjectors(lmm: LMM, weights: Map<string, RawTens
     const inFile = byModality.get(mod.name);
     if (!inFile) return; // the loader already failed or initialised it; nothing to compare
     // Deterministic values: only the shapes matter.
-    const fresh = mod.buildProjector(hidden, () => 0.5);
+    const fresh = initProjector(mod.projectorSpec, hidden, () => 0.5);
     try {
       const want = fresh.parameters();
       const got = lmm.projectors[i].parameters();

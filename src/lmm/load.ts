@@ -8,7 +8,7 @@ import { LlamaForCausalLM } from '../lm/llama.js';
 import { fromPreTrainedTokenizer } from '../chat/tokenizer-adapter.js';
 import { buildModalities, modalityFromConfig, type BuildContext } from '../modality/registry.js';
 import type { Modality } from '../modality/modality.js';
-import { projectorFromWeights } from '../projector/index.js';
+import { initProjector, projectorFromWeights } from '../projector/index.js';
 import type { Projector } from '../projector/projector.js';
 import { Rng } from '../util/rng.js';
 import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora.js';
@@ -147,7 +147,7 @@ async function loadProjectors(
       throw new ModelFileError(`${src.location} has no non_lora_trainables.safetensors (or .bin) with projector weights`);
     }
     const rng = new Rng(opts.seed ?? 0);
-    return modalities.map((m) => m.buildProjector(hidden, () => rng.next()));
+    return modalities.map((m) => initProjector(m.projectorSpec, hidden, () => rng.next()));
   }
   const proj = new Map<string, RawTensor>();
   const lmParams = lm.parameters();

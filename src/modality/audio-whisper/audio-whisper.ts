@@ -14,7 +14,7 @@ import { readWeightFiles, WeightStore } from '../../io/weights.js';
 import { parseWhisperConfig } from '../../encoders/whisper-config.js';
 import { WhisperEncoder } from '../../encoders/whisper-encoder.js';
 import { WhisperDecoderStep } from '../../encoders/whisper-decoder-step.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { ProjectorSpec } from '../../projector/index.js';
 import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { openEncoderSource } from '../encoder-location.js';
@@ -144,10 +144,6 @@ export class WhisperAudioModality implements Modality<AudioFeatureBatch> {
   /** Encoder states [n, frames, d] → [n, 1, d]. */
   private pool(states: Tensor): Tensor {
     return this.pooling === 'decoder' ? this.decoderStep!.apply(states) : tf.mean(states, 1, true);
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return initProjector(this.projectorSpec, lmHidden, rand);
   }
 
   toConfig(): ModalityConfig {

@@ -14,8 +14,7 @@
  */
 import type { PreTrainedTokenizer } from '@huggingface/transformers';
 import { tf, type Tensor } from '../../tf.js';
-import { VectorMLPProjector } from '../../projector/index.js';
-import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { ProjectorSpec } from '../../projector/projector.js';
 import { BertEncoder, meanPool } from '../../encoders/bert.js';
 import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 import { chunkTokenIds, encoderMaxLength, specialFrame, type SpecialFrame } from './document-chunks.js';
@@ -135,11 +134,6 @@ export class DocumentGTEModality implements Modality<DocumentRow> {
       for (const p of pooled) p.dispose();
       return mixed.reshape([row.documents, 1, h]);
     });
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    const s = this.projectorSpec as Extract<ProjectorSpec, { type: 'vector_mlp' }>;
-    return VectorMLPProjector.init(s.inputSize, lmHidden, s.layers, s.numTokens, rand);
   }
 
   toConfig(): ModalityConfig {

@@ -17,8 +17,7 @@
  * `{text}` objects say it explicitly (bytes, decoded audio, a text that looks like a file name).
  */
 import { tf, type Tensor } from '../../tf.js';
-import { VectorMLPProjector } from '../../projector/index.js';
-import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { ProjectorSpec } from '../../projector/projector.js';
 import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { itemLabel } from '../../media/item-bytes.js';
@@ -122,11 +121,6 @@ export class ImageBindModality implements Modality<ImageBindItem[]> {
       for (const s of slots) s?.dispose();
     }
     return out;
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    const s = this.projectorSpec as Extract<ProjectorSpec, { type: 'vector_mlp' }>;
-    return VectorMLPProjector.init(s.inputSize, lmHidden, s.layers, s.numTokens, rand);
   }
 
   toConfig(): ModalityConfig {

@@ -11,8 +11,7 @@
  *   padText?}`. `encoder` defaults to the checkpoint folder; `model` is relative to it.
  */
 import type { Tensor } from '../../tf.js';
-import { initProjector } from '../../projector/index.js';
-import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { ProjectorSpec } from '../../projector/projector.js';
 import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { openEncoderSource } from '../encoder-location.js';
@@ -103,10 +102,6 @@ export class OnnxModality implements Modality<OnnxItemFeeds[]> {
     const out: Tensor[] = [];
     for (const row of rows) out.push(await this.encoder.encode(row));
     return out;
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return initProjector(this.projectorSpec, lmHidden, rand);
   }
 
   toConfig(): ModalityConfig {

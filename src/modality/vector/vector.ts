@@ -1,6 +1,5 @@
 import { tf, type Tensor } from '../../tf.js';
-import { VectorMLPProjector, PatchMLPProjector } from '../../projector/index.js';
-import type { Projector, ProjectorSpec } from '../../projector/projector.js';
+import type { ProjectorSpec } from '../../projector/projector.js';
 import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js';
 
 export interface VectorModalityOptions {
@@ -61,11 +60,6 @@ export class VectorModality implements Modality<Float32Array[]> {
     });
   }
 
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    const s = this.projectorSpec as Extract<ProjectorSpec, { type: 'vector_mlp' }>;
-    return VectorMLPProjector.init(s.inputSize, lmHidden, s.layers, s.numTokens, rand);
-  }
-
   toConfig(): ModalityConfig {
     return {
       kind: 'vector',
@@ -78,6 +72,3 @@ export class VectorModality implements Modality<Float32Array[]> {
     };
   }
 }
-
-// Re-exported so custom modalities can build patch projectors without another import.
-export { PatchMLPProjector };

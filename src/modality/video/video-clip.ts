@@ -1,7 +1,7 @@
 import { tf, type Tensor } from '../../tf.js';
 import type { ModelSource } from '../../io/source.js';
 import { CLIPVisionEncoder } from '../../encoders/clip-vision.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { ProjectorSpec } from '../../projector/index.js';
 import type { Modality, ModalityConfig } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
@@ -123,10 +123,6 @@ export class VideoClipModality implements Modality<VideoBatch> {
       frames.dispose();
       return out;
     });
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return initProjector(this.projectorSpec, lmHidden, rand);
   }
 
   toConfig(): ModalityConfig {

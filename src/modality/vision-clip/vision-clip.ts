@@ -3,7 +3,7 @@ import type { ModelSource } from '../../io/source.js';
 import { serializeSafetensors, type RawTensor } from '../../io/safetensors.js';
 import { tensorToRaw } from '../../io/weights.js';
 import { CLIPVisionEncoder } from '../../encoders/clip-vision.js';
-import { initProjector, type Projector, type ProjectorSpec } from '../../projector/index.js';
+import type { ProjectorSpec } from '../../projector/index.js';
 import type { Modality, ModalityConfig } from '../modality.js';
 import type { BuildContext } from '../registry.js';
 import { ClipImagePreprocessor } from './clip-preprocess.js';
@@ -194,10 +194,6 @@ export class VisionClipModality implements Modality<PixelBatch> {
     for (const t of state.values()) if (!params.has(t)) t.dispose();
     files.set('model.safetensors', serializeSafetensors(raw, { format: 'pt' }));
     return files;
-  }
-
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return initProjector(this.projectorSpec, lmHidden, rand);
   }
 
   toConfig(): ModalityConfig {
