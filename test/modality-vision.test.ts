@@ -19,6 +19,7 @@ import { configurePlatform } from '../src/platform.js';
 import { ffmpegVideoFrames, hasFfmpeg } from '../node/video-frames.js';
 import { OPENAI_CLIP_MEAN as MEAN, OPENAI_CLIP_STD as STD, makeTinyClipVision, tinyClipPreprocessorJSON } from '../src/tiny/tiny-clip.js';
 import { initProjector } from '../src/projector/index.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 
 const tiny = makeTinyClipVision({ seed: 7 });
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/clip-vision-ref.json', import.meta.url), 'utf8')) as {
@@ -170,7 +171,7 @@ test('video_clip: ffmpeg decodes a video file into N evenly spaced frames', asyn
   } finally {
     process.env.PATH = saved;
   }
-  if (!(await hasFfmpeg())) return t.skip('ffmpeg/ffprobe not on PATH (apt-get install ffmpeg to run this)');
+  if (!(await hasFfmpeg())) return skipMissingTool(t, 'ffmpeg/ffprobe not on PATH (apt-get install ffmpeg to run this)');
   const dir = await mkdtemp(join(tmpdir(), 'video-test-'));
   try {
     const file = join(dir, 'clip.mp4');
