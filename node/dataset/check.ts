@@ -14,6 +14,7 @@ import {
 } from '../../src/data/validate.js';
 import { readDataset, resolveMediaPath, type LoadedDataset } from './read-dataset.js';
 import { readQuestionTypes } from './question-types.js';
+import { maxOf } from '../../src/util/arrays.js';
 
 export interface CheckOptions {
   path: string;
@@ -119,7 +120,7 @@ export async function checkLoaded(ds: LoadedDataset, opts: CheckOptions): Promis
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => maxOf(rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === 1 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
 }
 

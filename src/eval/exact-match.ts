@@ -8,6 +8,7 @@ import type { ChatRow } from '../chat/encode-chat.js';
 import type { LMM } from '../lmm/lmm.js';
 import { generateBatch, type LMMGenerateOptions } from '../lmm/generate.js';
 import type { EvalItem } from './accuracy.js';
+import { maxOf } from '../util/arrays.js';
 
 /** `multi-token eval`'s default answer cap; also where "short answers" end for evaluation during training. */
 export const SHORT_ANSWER_TOKENS = 24;
@@ -38,7 +39,7 @@ export function questionsOf(rows: ChatRow[], typeOf: (id: string, row: ChatRow) 
 export function shortAnswers(lmm: LMM, qs: Question[]): { short: boolean; long: number; maxNewTokens: number } {
   const lengths = qs.map((q) => lmm.tokenizer.encode(q.expected).length);
   const long = lengths.filter((n) => n > SHORT_ANSWER_TOKENS).length;
-  const longest = Math.max(0, ...lengths.filter((n) => n <= SHORT_ANSWER_TOKENS));
+  const longest = Math.max(0, maxOf(lengths.filter((n) => n <= SHORT_ANSWER_TOKENS)));
   return { short: qs.length > 0 && long <= 0.1 * qs.length, long, maxNewTokens: Math.min(SHORT_ANSWER_TOKENS, longest + 8) };
 }
 

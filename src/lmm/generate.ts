@@ -8,6 +8,7 @@ import { IncrementalDecoder, StopStringFilter } from '../lm/text-stream.js';
 import type { LMM } from './lmm.js';
 import type { FeatureBatch } from '../train/feature-cache.js';
 import type { BatchFeatures } from './lmm.js';
+import { maxOf } from '../util/arrays.js';
 
 export interface LMMGenerateOptions extends Omit<GenerateOptions, 'padTokenId'> {
   /** Stop strings (OpenAI `stop`): generation of a row ends before the first match. */
@@ -64,7 +65,7 @@ export async function* streamGenerate(
     }
   }
   const padId = lmm.tokenizer.padTokenId;
-  const T = Math.max(...encoded.map((e) => e.inputIds.length));
+  const T = maxOf(encoded.map((e) => e.inputIds.length));
   const rows = encoded.map((e) => {
     const pad = T - e.inputIds.length;
     return {

@@ -11,6 +11,7 @@ import { accuracyByType, type EvalItem } from '../eval/accuracy.js';
 import { answerQuestions, type Question } from '../eval/exact-match.js';
 import type { FeatureBatch } from './feature-cache.js';
 import type { EvalLogEntry } from './trainer.js';
+import { appendAll } from '../util/arrays.js';
 
 export interface EvaluatorOptions {
   /** Rows per forward pass (`per_device_eval_batch_size`). */
@@ -48,7 +49,7 @@ export class Evaluator {
         padTokenId: lmm.tokenizer.padTokenId,
         tokenWidths: lmm.tokenWidths,
       });
-      this.skipped.push(...skipped);
+      appendAll(this.skipped, skipped);
       if (batch) this.batches.push(batch);
     }
     if (this.batches.length === 0) throw new Error(`no evaluation row fits model_max_length ${options.modelMaxLength}`);

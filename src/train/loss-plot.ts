@@ -4,6 +4,7 @@
  * measured it. Hand-written: a line chart with axes is ~100 lines, while charting packages want a DOM or a
  * headless browser to render.
  */
+import { appendAll, maxOf, minOf } from '../util/arrays.js';
 
 /** A `log_history` entry: training entries carry `loss`, evaluation entries `eval_loss` (and maybe accuracy). */
 export interface Point {
@@ -59,10 +60,10 @@ export function lossCurveSVG(history: Point[], options: LossPlotOptions | string
   const h = height - m.t - m.b;
   const xs = [...train, ...evalLoss, ...acc].map((p) => p.x);
   const ys = [...train, ...evalLoss].map((p) => p.y);
-  const x0 = Math.min(0, ...xs);
-  const x1 = Math.max(1, ...xs);
-  const y0 = Math.min(0, ...ys);
-  const y1 = Math.max(1e-9, ...ys) * 1.05;
+  const x0 = Math.min(0, minOf(xs));
+  const x1 = Math.max(1, maxOf(xs));
+  const y0 = Math.min(0, minOf(ys));
+  const y1 = Math.max(1e-9, maxOf(ys)) * 1.05;
   const X = (x: number) => m.l + ((x - x0) / (x1 - x0)) * w;
   const Y = (y: number) => m.t + h - ((y - y0) / (y1 - y0)) * h;
   const A = (a: number) => m.t + h - (a / 100) * h;
@@ -87,9 +88,10 @@ export function lossCurveSVG(history: Point[], options: LossPlotOptions | string
     out.push(`<line x1="${bx}" x2="${bx}" y1="${m.t}" y2="${m.t + h}" stroke="#6b7280" stroke-dasharray="2 3"/>`);
     out.push(`<text x="${bx}" y="${m.t + 12}" text-anchor="${X(o.bestStep) > m.l + w - 40 ? 'end' : 'start'}" dx="${X(o.bestStep) > m.l + w - 40 ? -4 : 4}" fill="#374151">best (step ${o.bestStep})</text>`);
   }
-  out.push(...series(train, X, Y, COLOURS.train, {}));
-  out.push(...series(evalLoss, X, Y, COLOURS.eval, { dots: true }));
-  out.push(...series(acc, X, A, COLOURS.accuracy, { dash: true, dots: true }));
+  // A long run has one point per logging step: append without spreading them onto the stack.
+  appendAll(out, series(train, X, Y, COLOURS.train, {}));
+  appendAll(out, series(evalLoss, X, Y, COLOURS.eval, { dots: true }));
+  appendAll(out, series(acc, X, A, COLOURS.accuracy, { dash: true, dots: true }));
 
   const legend: [string, string, boolean][] = [['train loss', COLOURS.train, false]];
   if (evalLoss.length) legend.push(['eval loss', COLOURS.eval, false]);

@@ -5,7 +5,7 @@ import type { LMM } from '../lmm/lmm.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './adamw.js';
 import { accumulate, clipGradNorm } from './grad-utils.js';
-import { learningRate, warmupSteps, type ScheduleType } from './schedule.js';
+import { learningRate, warmupSteps, type ScheduleKwargs, type ScheduleType } from './schedule.js';
 import { encoderFeatures, type FeatureProvider } from './feature-cache.js';
 
 export interface TrainConfig {
@@ -19,6 +19,8 @@ export interface TrainConfig {
   warmupRatio: number;
   warmupSteps?: number;
   scheduler: ScheduleType;
+  /** HF's `lr_scheduler_kwargs` (`num_cycles`, `power`, `lr_end`, …). */
+  schedulerKwargs?: ScheduleKwargs;
   /** Global gradient-norm clip (HF default 1.0; 0 disables). */
   maxGradNorm: number;
   seed: number;
@@ -211,6 +213,7 @@ export class Trainer {
       step,
       this.totalSteps,
       warmupSteps(this.totalSteps, this.config.warmupRatio, this.config.warmupSteps),
+      this.config.schedulerKwargs,
     );
     if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
       for (const g of grads.values()) g.dispose();
