@@ -37,12 +37,13 @@ export { IGNORE_INDEX } from './lm/loss.js';
 export { RowError } from './util/row-error.js';
 
 // Training: the trainer shared by Node and the browser, its optimizer, schedule, loss, features, evaluation.
-export { Trainer, NonFiniteLossError, type TrainConfig, type TrainerState, type LogEntry } from './train/trainer.js';
+export { Trainer, NonFiniteLossError, isEvalEntry, type TrainConfig, type TrainerState, type LogEntry, type EvalLogEntry } from './train/trainer.js';
+export { Evaluator, type EvaluatorOptions, type EvalResult } from './train/evaluate.js';
 export { AdamW } from './train/adamw.js';
 export { learningRate, type ScheduleType } from './train/schedule.js';
 export { causalLMLoss } from './lm/loss.js';
 export { encoderFeatures, cachedFeatures, trainableEncoderFeatures, type FeatureProvider, type FeatureStore } from './train/feature-cache.js';
-export { lossCurveSVG } from './train/loss-plot.js';
+export { lossCurveSVG, type LossPlotOptions } from './train/loss-plot.js';
 export { accuracyByType, formatAccuracyTable } from './eval/accuracy.js';
 export { Rng } from './util/rng.js';
 

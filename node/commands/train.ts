@@ -56,15 +56,32 @@ export function registerTrain(program: Command): void {
     .option('--bits <n>', 'QLoRA: 4 or 8 loads the frozen base LM as int4/int8 (LoRA and projectors train in f32); 16 = as stored', int)
     .option('--dtype <dtype>', 'how the frozen base LM\'s Linear weights are held: f32 | f16 | bf16 | int8 | int4')
     .option('--no-progress', 'no progress bar (one log line per logging step)')
+    .option('--eval_dataset_path <path>', 'held-out rows to evaluate on during training (default: the test/validation split of --dataset_path)')
+    .option('--evaluation_strategy <s>', "steps | epoch | no (default: steps with --eval_steps, epoch with --eval_dataset_path, else no)")
+    .addOption(new Option('--eval_strategy <s>', 'same as --evaluation_strategy (the newer HF name)').hideHelp())
+    .option('--eval_steps <n>', 'evaluate every n steps (default: --logging_steps)', int)
+    .option('--per_device_eval_batch_size <n>', 'rows per evaluation batch', int, d.per_device_eval_batch_size)
+    .option('--max_eval_samples <n>', 'evaluate on the first n held-out rows only', int)
+    .option('--load_best_model_at_end [bool]', 'put the best checkpoint in output_dir at the end (saves a checkpoint at every evaluation)', bool, d.load_best_model_at_end)
+    .option('--metric_for_best_model <name>', 'loss (default), exact_match or exact_match_<question type>')
+    .option('--greater_is_better [bool]', 'default: false for loss, true for exact_match', bool)
+    .option('--early_stopping_patience <n>', 'stop after n evaluations without improvement (0 = never)', int, d.early_stopping_patience)
+    .option('--early_stopping_threshold <x>', 'how much the metric must improve to count', float, d.early_stopping_threshold)
     .option('--backend <name>', 'tfjs backend (default: best available)');
-  const ignored: Record<string, string> = { ...HF_NOT_APPLICABLE, ...IGNORED_FLAGS };
-  for (const [flag, why] of Object.entries(ignored)) {
-    if (cmd.options.some((o) => o.attributeName() === flag)) continue;
-    cmd.addOption(new Option(`--${flag} [value]`, `ignored here: ${why}`).hideHelp());
-  }
+  // A flag this command implements is never "ignored", even if a list of HF flags names it.
+  const real = new Set(cmd.options.map((o) => o.attributeName()));
+  const ignored: Record<string, string> = Object.fromEntries(Object.entries({ ...HF_NOT_APPLICABLE, ...IGNORED_FLAGS }).filter(([f]) => !real.has(f)));
+  for (const [flag, why] of Object.entries(ignored)) cmd.addOption(new Option(`--${flag} [value]`, `ignored here: ${why}`).hideHelp());
   cmd.action(async (raw: Record<string, unknown>) => {
     for (const flag of Object.keys(ignored)) {
       if (raw[flag] !== undefined) process.stderr.write(`[multi-token] --${flag} is ignored here: ${ignored[flag]}\n`);
+    }
+    if (raw.eval_strategy !== undefined) {
+      if (raw.evaluation_strategy !== undefined && raw.evaluation_strategy !== raw.eval_strategy) {
+        throw new Error(`--eval_strategy ${String(raw.eval_strategy)} and --evaluation_strategy ${String(raw.evaluation_strategy)} disagree (they are one setting)`);
+      }
+      raw.evaluation_strategy = raw.eval_strategy;
+      delete raw.eval_strategy;
     }
     const args = raw as unknown as TrainArgs;
     if (!['F32', 'F16', 'BF16'].includes(args.save_dtype)) throw new Error('--save_dtype must be F32, F16 or BF16');

@@ -73,11 +73,19 @@ export async function saveTrainingState(dir: string, lmm: LMM, state: TrainerSta
   await writeDirAtomic(dir, files);
 }
 
-/** Deletes the oldest checkpoints beyond `limit`. */
-export async function rotateCheckpoints(outputDir: string, limit: number): Promise<string[]> {
+/**
+ * Deletes the oldest checkpoints beyond `limit`, never `keep` (the best checkpoint, as HF's rotation spares
+ * `best_model_checkpoint`) nor the newest (the one to resume from): with limit 1 and an older best, two remain.
+ */
+export async function rotateCheckpoints(outputDir: string, limit: number, keep?: string): Promise<string[]> {
   if (!(limit > 0)) return [];
   const all = await listCheckpoints(outputDir);
-  const doomed = all.slice(0, Math.max(0, all.length - limit));
+  const kept = keep ? all.filter((c) => path.resolve(c.dir) === path.resolve(keep)) : [];
+  const others = all.filter((c) => !kept.includes(c));
+  // The newest must stay (to resume from) — unless the best is the newest, which already stays.
+  const bestIsNewest = kept.length > 0 && kept[0] === all[all.length - 1];
+  const room = bestIsNewest ? Math.max(0, limit - 1) : Math.max(1, limit - kept.length);
+  const doomed = others.slice(0, Math.max(0, others.length - room));
   for (const c of doomed) await rm(c.dir, { recursive: true, force: true });
   return doomed.map((c) => c.dir);
 }

@@ -14,6 +14,8 @@ import { readDataset, resolveMediaPath } from '../dataset/read-dataset.js';
 
 export interface TrainingRows {
   encoded: EncodedChat[];
+  /** The rows as read, aligned with `encoded` (evaluation builds its questions from them). */
+  rows: Record<string, unknown>[];
   badRows: number;
   baseDir: string;
   example: unknown;
@@ -40,10 +42,17 @@ function missingMedia(row: Record<string, unknown>, keys: string[], baseDir: str
   return null;
 }
 
-export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRows: boolean, log: (s: string) => void): Promise<TrainingRows> {
-  const ds = await readDataset(datasetPath, { skipBadRows: true });
+export async function loadTrainingRows(
+  datasetPath: string,
+  lmm: LMM,
+  skipBadRows: boolean,
+  log: (s: string) => void,
+  opts: { split?: string } = {},
+): Promise<TrainingRows> {
+  const ds = await readDataset(datasetPath, { skipBadRows: true, split: opts.split });
   const bad: BadRow[] = ds.unreadable.map((u) => ({ id: `#${u.index}`, index: u.index, message: `${u.source}: ${u.message}` }));
   const encoded: EncodedChat[] = [];
+  const rows: Record<string, unknown>[] = [];
   const seen = new Set<string>();
   const keys = lmm.modalities.map((m) => m.dataKey);
   ds.rows.forEach((row, i) => {
@@ -54,6 +63,7 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
       const missing = missingMedia(row, keys, ds.baseDir);
       if (missing) throw new Error(missing);
       encoded.push(lmm.encodeRow({ ...row, id } as never, { mode: 'train' }, index));
+      rows.push({ ...row, id });
       seen.add(id);
     } catch (e) {
       bad.push({ id, index, message: (e as Error).message.replace(/^row "[^"]*": /, '') });
@@ -66,7 +76,7 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
     if (bad.length > 10) log(`  … and ${bad.length - 10} more`);
   }
   if (encoded.length === 0) throw new Error(`${datasetPath}: no usable rows`);
-  log(`dataset ${datasetPath} (${ds.format}): ${encoded.length} rows`);
+  log(`dataset ${datasetPath}${opts.split ? ` [${opts.split}]` : ''} (${ds.format}): ${encoded.length} rows`);
 
   const modelDir = lmm.meta.baseModel && !/^https?:/.test(lmm.meta.baseModel) ? lmm.meta.baseModel : null;
   const configOverrides = (config: Record<string, unknown>) => {
@@ -84,6 +94,7 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
   const { openSource } = await import('../folder-source.js');
   return {
     encoded,
+    rows,
     badRows: bad.length,
     baseDir: ds.baseDir,
     example: ds.rows[0],

@@ -3,7 +3,7 @@
  * and modalities, build the trainer (what trains: projectors / LoRA / everything), prepare the output folder
  * (resume or start over), attach features, logging and checkpoints, train, and write the final model folder.
  */
-import { appendFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { tf } from '../../src/tf.js';
 import type { RawTensor } from '../../src/io/safetensors.js';
@@ -13,7 +13,7 @@ import { lmmCheckpointFiles } from '../../src/lmm/save.js';
 import { restoreTrainableWeights } from '../../src/lmm/restore.js';
 import { applyLora, ALL_LINEAR_TARGETS, ATTENTION_TARGETS, type LoraConfig } from '../../src/lora/lora.js';
 import { Rng } from '../../src/util/rng.js';
-import { Trainer, NonFiniteLossError, type LogEntry } from '../../src/train/trainer.js';
+import { Trainer, NonFiniteLossError } from '../../src/train/trainer.js';
 import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
 import { lossCurveSVG } from '../../src/train/loss-plot.js';
 import { checkScheduleKwargs, isScheduleType, SCHEDULE_TYPES, type ScheduleKwargs, type ScheduleType } from '../../src/train/schedule.js';
@@ -31,6 +31,10 @@ import { DiskFeatureStore } from './disk-feature-store.js';
 import { modelCard } from './model-card.js';
 import { TrainProgress } from './progress.js';
 import type { TrainArgs } from './args.js';
+import { modelFlagNotes, readModelFacts } from './flag-notes.js';
+import { checkPretrainedProjectors } from './pretrained-projectors.js';
+import { TrainReporter } from './train-reporter.js';
+import type { TrainEvaluation } from './train-eval.js';
 
 export type TrainMode = 'pretrain_projectors' | 'lora' | 'full';
 type Log = (line: string) => void;
@@ -118,9 +122,9 @@ export async function loadBaseModel(args: TrainArgs, log: Log): Promise<LMM> {
     onProgress: log,
   });
   checkModelCls(args.model_cls, lmm.lm.config.modelType);
-  if (args.modality_builder && lmm.meta.modalityBuilder && lmm.meta.modalityBuilder !== args.modality_builder) {
-    log(`note: ${args.model_name_or_path} already has modalities (${lmm.meta.modalityBuilder}); --modality_builder ${args.modality_builder} is ignored`);
-  }
+  // A projector of another shape would load and fail at the first step (or lose layers): say so now.
+  const foreign = projectorWeights ? checkPretrainedProjectors(lmm, projectorWeights, path.resolve(args.pretrained_projectors_path!)).foreign : [];
+  for (const n of modelFlagNotes(args, { ...(await readModelFacts(args.model_name_or_path, lmm)), foreignProjectors: foreign })) log(`note: ${n}`);
   return lmm;
 }
 
@@ -135,7 +139,8 @@ export interface TrainerSetup {
 export function buildTrainer(args: TrainArgs, lmm: LMM, data: TrainingRows, mode: TrainMode, scheduler: ScheduleType): TrainerSetup {
   const dropoutRng = new Rng(args.seed);
   let loraConfig: LoraConfig | undefined;
-  if (args.lora_enable) {
+  // --lora_enable with --pretrain_projectors trains no adapter (a start-up note says so): none is made or saved.
+  if (mode === 'lora') {
     loraConfig = { r: args.lora_r, loraAlpha: args.lora_alpha, loraDropout: args.lora_dropout, targetModules: loraTargets(args.lora_target_modules) };
     if (!lmm.lora) lmm.lora = applyLora(lmm.lm, loraConfig, dropoutRng);
   }
@@ -189,10 +194,15 @@ export async function prepareOutputDir(args: TrainArgs, lmm: LMM, trainer: Train
   return out;
 }
 
+/** The feature-cache key prefix: cached features are reused only for the same modality configuration. */
+export function featureFingerprint(lmm: LMM): string {
+  return JSON.stringify(lmm.modalities.map((m) => m.toConfig()));
+}
+
 /** Step 5: where encoder features come from; returns the feature cache to dispose of (null without one). */
 export function attachFeatures(args: TrainArgs, lmm: LMM, trainer: Trainer, baseDir: string): { dispose(): void } | null {
   const loadBytes = localLoader({ baseDir });
-  const fingerprint = JSON.stringify(lmm.modalities.map((m) => m.toConfig()));
+  const fingerprint = featureFingerprint(lmm);
   // Features can be cached only while the encoders are frozen.
   const cache = lmm.modalities.length && !args.train_encoders
     ? cachedFeatures(lmm, { loadBytes }, args.feature_cache ? new DiskFeatureStore(args.feature_cache) : undefined, fingerprint)
@@ -201,22 +211,37 @@ export function attachFeatures(args: TrainArgs, lmm: LMM, trainer: Trainer, base
   return cache;
 }
 
-/** Step 6: the progress bar, skipped-row reports and `train_log.jsonl` + `loss.svg`; returns the skip count. */
-export function attachLogging(args: TrainArgs, trainer: Trainer, out: string, log: Log): { progress: TrainProgress; skipped: () => number } {
-  const logFile = path.join(out, 'train_log.jsonl');
+/**
+ * Step 6: the progress bar (a terminal) or one line per logging step (anything else), skipped-row reports,
+ * and `train_log.jsonl` + `loss.svg` (train-reporter.ts); returns the skip count.
+ */
+export function attachLogging(
+  args: TrainArgs,
+  trainer: Trainer,
+  out: string,
+  log: Log,
+): { progress: TrainProgress; reporter: TrainReporter; skipped: () => number } {
   const progress = new TrainProgress(trainer.totalSteps, trainer.state.global_step, (args.progress ?? true) && !!process.stderr.isTTY);
+  const reporter = new TrainReporter({
+    out,
+    log,
+    progress,
+    run: { maxSteps: trainer.totalSteps, numEpochs: trainer.totalSteps / trainer.stepsPerEpoch },
+    history: () => trainer.state.log_history,
+    bestStep: () => trainer.state.best_global_step,
+    metric: `eval_${(args.metric_for_best_model ?? 'loss').replace(/^eval_/, '')}`,
+  });
   let skipped = 0;
   trainer.hooks.onSkippedRow = (id, reason) => {
     skipped++;
-    log(`skipped row ${JSON.stringify(id)}: ${reason}`);
+    reporter.print(`skipped row ${JSON.stringify(id)}: ${reason}`);
   };
-  trainer.hooks.onStep = (state, last) => progress.update(state.global_step, last);
-  trainer.hooks.onLog = (entry: LogEntry) => {
-    void appendFile(logFile, JSON.stringify(entry) + '\n');
-    void writeFile(path.join(out, 'loss.svg'), lossCurveSVG(trainer.state.log_history));
-    if (!progress.enabled) log(`step ${entry.step}/${trainer.totalSteps} loss ${entry.loss.toFixed(4)} lr ${entry.learning_rate.toExponential(2)} tok/s ${entry.tokens_per_second.toFixed(0)}`);
+  trainer.hooks.onStep = (state, last) => {
+    reporter.stepDone(trainer.microBatches(state.global_step - 1).reduce((n, b) => n + b.length, 0));
+    progress.update(state.global_step, { ...last, epoch: state.epoch });
   };
-  return { progress, skipped: () => skipped };
+  trainer.hooks.onLog = (entry) => reporter.onLog(entry);
+  return { progress, reporter, skipped: () => skipped };
 }
 
 /** What every saved folder (checkpoints and the final model) is written with. */
@@ -239,14 +264,27 @@ function fileOptions(args: TrainArgs, s: SaveSetup) {
   };
 }
 
-/** Step 7: `checkpoint-N/` folders, written atomically, the oldest removed past `--save_total_limit`. */
-export function attachCheckpoints(args: TrainArgs, lmm: LMM, trainer: Trainer, s: SaveSetup, progress: TrainProgress, log: Log): void {
+/**
+ * Step 7: `checkpoint-N/` folders, written atomically, the oldest removed past `--save_total_limit` — never the
+ * best one (HF does the same), so `--load_best_model_at_end` can load it.
+ */
+export function attachCheckpoints(
+  args: TrainArgs,
+  lmm: LMM,
+  trainer: Trainer,
+  s: SaveSetup,
+  progress: TrainProgress,
+  reporter: TrainReporter,
+  evaluation: TrainEvaluation | null,
+): void {
   const fileOpts = fileOptions(args, s);
   trainer.hooks.save = async (state, optimizer, final) => {
     const extra = new Map<string, string>([['training_args.json', s.trainArgsJSON]]);
-    await saveTrainingState(path.join(s.out, `checkpoint-${state.global_step}`), lmm, state, optimizer, { ...fileOpts, extra, configOverrides: s.data.configOverrides });
-    const removed = await rotateCheckpoints(s.out, args.save_total_limit);
-    if (removed.length) log(`removed old checkpoint(s): ${removed.map((d) => path.basename(d)).join(', ')}`);
+    const dir = path.join(s.out, `checkpoint-${state.global_step}`);
+    evaluation?.best.saved(state.global_step, dir);
+    await saveTrainingState(dir, lmm, state, optimizer, { ...fileOpts, extra, configOverrides: s.data.configOverrides });
+    const removed = await rotateCheckpoints(s.out, args.save_total_limit, state.best_model_checkpoint);
+    if (removed.length) reporter.print(`removed old checkpoint(s): ${removed.map((d) => path.basename(d)).join(', ')}`);
     if (final) progress.stop();
   };
 }
@@ -271,7 +309,7 @@ export async function writeFinalModel(args: TrainArgs, lmm: LMM, trainer: Traine
   const files = await lmmCheckpointFiles(lmm, { ...fileOpts, exportEncoders: args.train_encoders || args.save_encoders, configOverrides: s.data.configOverrides });
   files.set('trainer_state.json', JSON.stringify(trainer.state, null, 2) + '\n');
   files.set('training_args.json', s.trainArgsJSON);
-  files.set('loss.svg', lossCurveSVG(trainer.state.log_history));
+  files.set('loss.svg', lossCurveSVG(trainer.state.log_history, { bestStep: trainer.state.best_global_step }));
   files.set('README.md', modelCard({ args, mode: s.mode, lmm, state: trainer.state, numExamples: s.data.encoded.length, example: s.data.example }));
   for (const [name, bytes] of files) {
     await mkdir(path.dirname(path.join(s.out, name)), { recursive: true });

@@ -37,7 +37,37 @@ export interface LogEntry {
   learning_rate: number;
   grad_norm: number;
   tokens_per_second: number;
+  /** Rows per second over the logging window. */
+  rows_per_second?: number;
+  /** Wall seconds since this `train()` call began (evaluation included). */
+  elapsed_seconds?: number;
+  /** Remaining steps at this run's average pace so far (evaluation included). */
+  eta_seconds?: number;
   skipped_rows?: number;
+}
+
+/** One evaluation (HF's `eval_*` names); accuracy fields only for short-answer eval sets. */
+export interface EvalLogEntry {
+  step: number;
+  epoch: number;
+  eval_loss: number;
+  /** Exact-match accuracy over every eval row, 0..1. */
+  eval_exact_match?: number;
+  /** Per question type: rows, correct answers, accuracy 0..1. */
+  eval_exact_match_by_type?: Record<string, { n: number; correct: number; accuracy: number }>;
+  eval_samples: number;
+  eval_runtime: number;
+  eval_samples_per_second: number;
+}
+
+export function isEvalEntry(e: LogEntry | EvalLogEntry): e is EvalLogEntry {
+  return (e as EvalLogEntry).eval_loss !== undefined;
+}
+
+/** What the caller wants after a step (evaluation decides): a checkpoint now, and/or to stop (early stopping). */
+export interface AfterStep {
+  save?: boolean;
+  stop?: boolean;
 }
 
 /** Everything needed to continue a run exactly: written as `trainer_state.json` (+ optimizer tensors). */
@@ -45,9 +75,15 @@ export interface TrainerState {
   global_step: number;
   max_steps: number;
   epoch: number;
-  log_history: LogEntry[];
+  log_history: (LogEntry | EvalLogEntry)[];
   /** States of the named random generators (LoRA dropout) at `global_step`. */
   rng: Record<string, number>;
+  /** HF's best-model bookkeeping: the best value of `metric_for_best_model` so far, its step and checkpoint. */
+  best_metric?: number;
+  best_global_step?: number;
+  best_model_checkpoint?: string;
+  /** Evaluations in a row without improvement (early stopping); kept here so a resumed run continues the count. */
+  evals_without_improvement?: number;
 }
 
 export interface TrainHooks {
@@ -56,6 +92,11 @@ export interface TrainHooks {
   /** Called after each optimizer step. */
   onStep?(state: TrainerState, last: { loss: number; lr: number; tokens: number; seconds: number }): void;
   onLog?(entry: LogEntry): void;
+  /**
+   * After a step's logging and before its checkpoint (evaluation runs here): may ask for a checkpoint at this
+   * step, or to stop training early (the stopping step is then saved as the final one).
+   */
+  afterStep?(state: TrainerState): Promise<AfterStep | void>;
   /** Writes a checkpoint (every `saveSteps`, and at the end with `final`). */
   save?(state: TrainerState, optimizer: AdamW, final: boolean): Promise<void>;
   /** A row skipped by the collator (its placeholder run would be cut by truncation). */
@@ -191,32 +232,51 @@ export class Trainer {
 
   /** Trains from the current step to `totalSteps`, logging and saving as configured. */
   async train(signal?: AbortSignal): Promise<TrainerState> {
-    let window: { loss: number; n: number; tokens: number; t0: number; norm: number } = { loss: 0, n: 0, tokens: 0, t0: performance.now(), norm: 0 };
+    const start = performance.now();
+    const firstStep = this.state.global_step;
+    const fresh = () => ({ loss: 0, n: 0, tokens: 0, rows: 0, t0: performance.now(), norm: 0, lr: 0 });
+    let window = fresh();
+    const flush = () => {
+      const now = performance.now();
+      const seconds = Math.max((now - window.t0) / 1000, 1e-9);
+      const elapsed = (now - start) / 1000;
+      const done = this.state.global_step - firstStep;
+      const entry: LogEntry = {
+        step: this.state.global_step,
+        epoch: Number(this.state.epoch.toFixed(4)),
+        loss: window.loss / window.n,
+        learning_rate: window.lr,
+        grad_norm: window.norm,
+        tokens_per_second: window.tokens / seconds,
+        rows_per_second: window.rows / seconds,
+        elapsed_seconds: Number(elapsed.toFixed(3)),
+        eta_seconds: Number(((elapsed / Math.max(1, done)) * (this.totalSteps - this.state.global_step)).toFixed(3)),
+      };
+      this.state.log_history.push(entry);
+      this.hooks.onLog?.(entry);
+      window = fresh();
+    };
     while (this.state.global_step < this.totalSteps) {
       if (signal?.aborted) break;
       const t0 = performance.now();
+      const rows = this.microBatches(this.state.global_step).reduce((s, b) => s + b.length, 0);
       const r = await this.step();
       const seconds = (performance.now() - t0) / 1000;
-      window = { loss: window.loss + r.loss, n: window.n + 1, tokens: window.tokens + r.tokens, t0: window.t0, norm: r.gradNorm };
+      window = { ...window, loss: window.loss + r.loss, n: window.n + 1, tokens: window.tokens + r.tokens, rows: window.rows + rows, norm: r.gradNorm, lr: r.lr };
       this.hooks.onStep?.(this.state, { loss: r.loss, lr: r.lr, tokens: r.tokens, seconds });
       const step = this.state.global_step;
-      if (step % Math.max(1, this.config.loggingSteps) === 0 || step === this.totalSteps) {
-        const entry: LogEntry = {
-          step,
-          epoch: Number(this.state.epoch.toFixed(4)),
-          loss: window.loss / window.n,
-          learning_rate: r.lr,
-          grad_norm: window.norm,
-          tokens_per_second: window.tokens / ((performance.now() - window.t0) / 1000),
-        };
-        this.state.log_history.push(entry);
-        this.hooks.onLog?.(entry);
-        window = { loss: 0, n: 0, tokens: 0, t0: performance.now(), norm: 0 };
-      }
-      const final = step === this.totalSteps;
-      if (this.hooks.save && (final || (this.config.saveSteps > 0 && step % this.config.saveSteps === 0))) {
+      if (step % Math.max(1, this.config.loggingSteps) === 0 || step === this.totalSteps) flush();
+      const ta = performance.now();
+      const after = (await this.hooks.afterStep?.(this.state)) ?? {};
+      // Evaluation time is not training time: rows/s and tokens/s stay the training speed.
+      window.t0 += performance.now() - ta;
+      // An early stop logs the partial window, so the log ends at the step training ended on.
+      if (after.stop && window.n > 0) flush();
+      const final = step === this.totalSteps || !!after.stop;
+      if (this.hooks.save && (final || after.save || (this.config.saveSteps > 0 && step % this.config.saveSteps === 0))) {
         await this.hooks.save(this.state, this.optimizer, final);
       }
+      if (after.stop) break;
     }
     return this.state;
   }
