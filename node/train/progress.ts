@@ -1,14 +1,12 @@
 /**
  * The training progress bar: step, loss, learning rate, tokens/s and ETA (cli-progress). Off when stderr is
- * not a terminal (CI logs get one line per logging step instead).
+ * not a terminal (CI logs get one line per logging step instead). The step count moves every step; loss and
+ * tokens/s change at logging steps, when the trainer reads them from the device (as HF's progress bar does).
  */
 import cliProgress from 'cli-progress';
 
 export class TrainProgress {
   private bar: cliProgress.SingleBar | null = null;
-  private tokens = 0;
-  private seconds = 0;
-
   constructor(total: number, start: number, readonly enabled: boolean) {
     if (!enabled) return;
     this.bar = new cliProgress.SingleBar(
@@ -23,10 +21,14 @@ export class TrainProgress {
     this.bar.start(total, start, { loss: '-', lr: '-', tps: '-' });
   }
 
-  update(step: number, last: { loss: number; lr: number; tokens: number; seconds: number }): void {
-    this.tokens += last.tokens;
-    this.seconds += last.seconds;
-    this.bar?.update(step, { loss: last.loss.toFixed(4), lr: last.lr.toExponential(2), tps: (this.tokens / Math.max(this.seconds, 1e-9)).toFixed(0) });
+  /** After each step. */
+  update(step: number, last: { lr: number }): void {
+    this.bar?.update(step, { lr: last.lr.toExponential(2) });
+  }
+
+  /** At each logging step. */
+  log(entry: { loss: number; tokens_per_second: number }): void {
+    this.bar?.update({ loss: entry.loss.toFixed(4), tps: entry.tokens_per_second.toFixed(0) });
   }
 
   stop(): void {

@@ -169,6 +169,7 @@ export async function runTraining(
   };
   trainer.hooks.onStep = (state, last) => progress.update(state.global_step, last);
   trainer.hooks.onLog = (entry: LogEntry) => {
+    progress.log(entry);
     void appendFile(logFile, JSON.stringify(entry) + '\n');
     void writeFile(path.join(out, 'loss.svg'), lossCurveSVG(trainer.state.log_history));
     if (!progress.enabled) log(`step ${entry.step}/${trainer.totalSteps} loss ${entry.loss.toFixed(4)} lr ${entry.learning_rate.toExponential(2)} tok/s ${entry.tokens_per_second.toFixed(0)}`);

@@ -5,6 +5,9 @@ import type { LMM } from '../lmm/lmm.js';
 import { Rng } from '../lm/sampling.js';
 import { AdamW } from './adamw.js';
 import { accumulate, clipGradNorm } from './grad-utils.js';
+import { PendingStepStats, type StepStats } from './step-stats.js';
+
+export type { StepStats };
 import { learningRate, warmupSteps, type ScheduleType } from './schedule.js';
 import { encoderFeatures, type FeatureProvider } from './feature-cache.js';
 
@@ -51,9 +54,14 @@ export interface TrainerState {
 export interface TrainHooks {
   /** Encoder features for a batch (default: run the encoders every time). */
   features?: FeatureProvider;
-  /** Called after each optimizer step. */
-  onStep?(state: TrainerState, last: { loss: number; lr: number; tokens: number; seconds: number }): void;
+  /**
+   * Called after each optimizer step is queued. Its loss is not known yet (it stays on the device until the
+   * next logging step, see `onLog`); `seconds` is host time, which on a GPU may be only the time to queue it.
+   */
+  onStep?(state: TrainerState, last: { lr: number; tokens: number; seconds: number }): void;
   onLog?(entry: LogEntry): void;
+  /** Each step's loss and gradient norm, when they are read from the device (one call per read, in order). */
+  onStepsRead?(stats: StepStats[]): void;
   /** Writes a checkpoint (every `saveSteps`, and at the end with `final`). */
   save?(state: TrainerState, optimizer: AdamW, final: boolean): Promise<void>;
   /** A row skipped by the collator (its placeholder run would be cut by truncation). */
@@ -92,6 +100,10 @@ export class Trainer {
   readonly stepsPerEpoch: number;
   readonly totalSteps: number;
   private readonly varNames = new Map<string, string>();
+  /** Losses and gradient norms of steps not read yet. */
+  private readonly pending = new PendingStepStats();
+  /** Device boolean: every step so far had a finite loss and gradient norm (gates the optimizer). */
+  private finiteSoFar: Tensor | null = null;
 
   constructor(
     readonly lmm: LMM,
@@ -143,13 +155,28 @@ export class Trainer {
     return batch;
   }
 
-  /** One optimizer step; returns its mean loss. */
+  /**
+   * One optimizer step, read back at once: its mean loss, gradient norm, learning rate and tokens. For scripts
+   * and benchmarks; `train()` reads once per logging step instead (see `queueStep`).
+   */
   async step(): Promise<{ loss: number; tokens: number; lr: number; gradNorm: number }> {
+    await this.queueStep();
+    const s = (await this.readPending()).pop()!;
+    return { loss: s.loss, tokens: s.tokens, lr: s.lr, gradNorm: s.gradNorm };
+  }
+
+  /**
+   * Runs one optimizer step without reading anything back from the device: the loss and gradient norm stay on
+   * it (read later by `readPending`, many steps at once), clipping is computed there, and the update is gated on
+   * "every step so far was finite", so a blown-up step changes no weight even before anyone has looked at it.
+   * The number of live tensors is the same after every step (plus two per step not yet read).
+   */
+  async queueStep(): Promise<{ step: number; lr: number; tokens: number }> {
     const step = this.state.global_step;
     const features = this.hooks.features ?? encoderFeatures(this.lmm);
     const micro = this.microBatches(step).map((ix) => this.collateRows(ix)).filter((b): b is Batch => b !== null);
     const grads = new Map<string, Tensor>();
-    let lossSum = 0;
+    let lossSum: Tensor = tf.scalar(0);
     let tokens = 0;
     const vars = [...this.trainable.values()];
     for (const batch of micro) {
@@ -158,12 +185,14 @@ export class Trainer {
       // A function means the encoders train: run them inside the tape (their outputs are freed with it).
       const lossOf = () => this.lmm.loss(batch, typeof f === 'function' ? f() : f, true);
       const { value, grads: g } = tf.variableGrads(() => tf.mul(lossOf(), 1 / micro.length) as tf.Scalar, vars);
-      lossSum += value.dataSync()[0];
+      const sum = tf.add(lossSum, value);
+      lossSum.dispose();
       value.dispose();
+      lossSum = sum;
       accumulate(grads, g, this.varNames);
       if (typeof f !== 'function') for (const t of f) t?.dispose();
     }
-    const gradNorm = grads.size ? clipGradNorm(grads, this.config.maxGradNorm) : 0;
+    const gradNorm = clipGradNorm(grads, this.config.maxGradNorm);
     const lr = learningRate(
       this.config.scheduler,
       this.config.learningRate,
@@ -171,54 +200,85 @@ export class Trainer {
       this.totalSteps,
       warmupSteps(this.totalSteps, this.config.warmupRatio, this.config.warmupSteps),
     );
-    if (!Number.isFinite(lossSum) || !Number.isFinite(gradNorm)) {
-      for (const g of grads.values()) g.dispose();
-      throw new NonFiniteLossError(
-        `loss became ${lossSum} (gradient norm ${gradNorm}) at step ${step + 1}; stopping without updating. ` +
-          'Lower --learning_rate or check the data; the last saved checkpoint is the last good state.',
-      );
-    }
-    this.optimizer.apply(this.trainable, grads, lr, noDecay);
+    const finite = tf.tidy(() => tf.logicalAnd(this.finiteSoFar ?? tf.scalar(true, 'bool'), tf.all(tf.isFinite(tf.stack([lossSum, gradNorm])))));
+    this.finiteSoFar?.dispose();
+    this.finiteSoFar = finite;
+    this.optimizer.apply(this.trainable, grads, lr, noDecay, finite);
     for (const g of grads.values()) g.dispose();
     this.state.global_step = step + 1;
     this.state.epoch = this.state.global_step / this.stepsPerEpoch;
     for (const [k, r] of Object.entries(this.rngs)) this.state.rng[k] = r.state;
-    return { loss: lossSum, tokens, lr, gradNorm };
+    this.pending.push(step + 1, lossSum, gradNorm, lr, tokens);
+    return { step: step + 1, lr, tokens };
   }
 
-  /** Trains from the current step to `totalSteps`, logging and saving as configured. */
-  async train(signal?: AbortSignal): Promise<TrainerState> {
-    let window: { loss: number; n: number; tokens: number; t0: number; norm: number } = { loss: 0, n: 0, tokens: 0, t0: performance.now(), norm: 0 };
-    while (this.state.global_step < this.totalSteps) {
-      if (signal?.aborted) break;
-      const t0 = performance.now();
-      const r = await this.step();
-      const seconds = (performance.now() - t0) / 1000;
-      window = { loss: window.loss + r.loss, n: window.n + 1, tokens: window.tokens + r.tokens, t0: window.t0, norm: r.gradNorm };
-      this.hooks.onStep?.(this.state, { loss: r.loss, lr: r.lr, tokens: r.tokens, seconds });
-      const step = this.state.global_step;
-      if (step % Math.max(1, this.config.loggingSteps) === 0 || step === this.totalSteps) {
-        const entry: LogEntry = {
-          step,
-          epoch: Number(this.state.epoch.toFixed(4)),
-          loss: window.loss / window.n,
-          learning_rate: r.lr,
-          grad_norm: window.norm,
-          tokens_per_second: window.tokens / ((performance.now() - window.t0) / 1000),
-        };
-        this.state.log_history.push(entry);
-        this.hooks.onLog?.(entry);
-        window = { loss: 0, n: 0, tokens: 0, t0: performance.now(), norm: 0 };
-      }
-      const final = step === this.totalSteps;
-      if (this.hooks.save && (final || (this.config.saveSteps > 0 && step % this.config.saveSteps === 0))) {
-        await this.hooks.save(this.state, this.optimizer, final);
-      }
+  /**
+   * Reads the steps run since the last read (one download for all of them). Throws `NonFiniteLossError` for the
+   * first step whose loss or gradient norm was not finite; no weight changed from that step on, and
+   * `state.global_step` is set back to the last good step.
+   */
+  async readPending(): Promise<StepStats[]> {
+    const stats = await this.pending.read();
+    if (stats.length) this.hooks.onStepsRead?.(stats.filter((s) => Number.isFinite(s.loss) && Number.isFinite(s.gradNorm)));
+    const bad = stats.find((s) => !Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm));
+    if (bad) {
+      this.state.global_step = bad.step - 1;
+      this.state.epoch = this.state.global_step / this.stepsPerEpoch;
+      throw new NonFiniteLossError(
+        `loss became ${bad.loss} (gradient norm ${bad.gradNorm}) at step ${bad.step}; stopping without updating. ` +
+          'Lower --learning_rate or check the data; the last saved checkpoint is the last good state.',
+      );
     }
+    return stats;
+  }
+
+  /**
+   * Trains from the current step to `totalSteps` (or until `signal` aborts), logging and saving as configured.
+   * Losses are read from the device once per logging step, before each checkpoint and at the end.
+   */
+  async train(signal?: AbortSignal): Promise<TrainerState> {
+    const logEvery = Math.max(1, this.config.loggingSteps);
+    let windowStart = performance.now();
+    const logWindow = (stats: StepStats[]) => {
+      if (!stats.length) return;
+      const last = stats[stats.length - 1];
+      const entry: LogEntry = {
+        step: last.step,
+        epoch: Number((last.step / this.stepsPerEpoch).toFixed(4)),
+        loss: stats.reduce((s, x) => s + x.loss, 0) / stats.length,
+        learning_rate: last.lr,
+        grad_norm: last.gradNorm,
+        tokens_per_second: stats.reduce((s, x) => s + x.tokens, 0) / ((performance.now() - windowStart) / 1000),
+      };
+      this.state.log_history.push(entry);
+      this.hooks.onLog?.(entry);
+      windowStart = performance.now();
+    };
+    let window: StepStats[] = [];
+    while (this.state.global_step < this.totalSteps && !signal?.aborted) {
+      const t0 = performance.now();
+      const { step, lr, tokens } = await this.queueStep();
+      this.hooks.onStep?.(this.state, { lr, tokens, seconds: (performance.now() - t0) / 1000 });
+      const final = step === this.totalSteps;
+      const saving = !!this.hooks.save && (final || (this.config.saveSteps > 0 && step % this.config.saveSteps === 0));
+      const logging = step % logEvery === 0 || final;
+      if (logging || saving) window = window.concat(await this.readPending());
+      if (logging) {
+        logWindow(window);
+        window = [];
+      }
+      if (saving) await this.hooks.save!(this.state, this.optimizer, final);
+    }
+    // Stopped early: read what ran and log the partial window, so no step goes unrecorded.
+    window = window.concat(await this.readPending());
+    logWindow(window);
     return this.state;
   }
 
   dispose(): void {
     this.optimizer.dispose();
+    this.pending.dispose();
+    this.finiteSoFar?.dispose();
+    this.finiteSoFar = null;
   }
 }
