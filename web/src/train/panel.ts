@@ -133,6 +133,7 @@ export class TrainPanel {
     let finish!: () => void;
     this.done = new Promise((ok) => (finish = ok));
     this.view.lock(true);
+    this.refresh(); // Stop instead of Train
     if (from.kind !== 'continue') this.points = from.kind === 'checkpoint' ? this.points : [];
     const t0 = performance.now();
     let firstStep = -1;
