@@ -14,6 +14,17 @@ export function maxKernelInputs(): number {
 }
 
 /**
+ * Whether the active backend keeps tensors in host memory (cpu, wasm): reading a value there costs a copy, not a
+ * wait for a device queue, while on-device substitutes for a read (a gate of `where`s per parameter) are slow
+ * (wasm's select has no SIMD path: it tripled AdamW's time, bench/train-gate.ts). GPU backends (webgpu, webgl,
+ * tfjs-node-gpu's `tensorflow`) answer false.
+ */
+export function readsAreCheap(): boolean {
+  const name = tf.getBackend();
+  return name === 'cpu' || name === 'wasm';
+}
+
+/**
  * Sums same-shaped tensors with `addN` in chunks of at most `maxInputs` (a tree of addN calls), so a reduction
  * over any number of tensors stays within the device's storage-buffer limit. The inputs are not disposed.
  */

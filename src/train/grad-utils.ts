@@ -6,7 +6,9 @@ import { addNChunked } from './device-limits.js';
  * chunks that fit the device's storage-buffer limit.
  */
 export function globalGradNorm(grads: Iterable<Tensor>): tf.Scalar {
-  return tf.tidy(() => tf.sqrt(addNChunked([...grads].map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
+  const list = [...grads];
+  if (list.length === 0) return tf.scalar(0);
+  return tf.tidy(() => tf.sqrt(addNChunked(list.map((g) => tf.sum(tf.square(g))))) as tf.Scalar);
 }
 
 /**
@@ -16,7 +18,6 @@ export function globalGradNorm(grads: Iterable<Tensor>): tf.Scalar {
  * Infinity/NaN signal a blown-up step. `maxNorm <= 0` only measures.
  */
 export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): tf.Scalar {
-  if (grads.size === 0) return tf.scalar(0);
   const norm = globalGradNorm(grads.values());
   if (maxNorm > 0) {
     const scale = tf.tidy(() => tf.minimum(tf.div(tf.scalar(maxNorm), tf.add(norm, 1e-6)), 1));
@@ -27,6 +28,19 @@ export function clipGradNorm(grads: Map<string, Tensor>, maxNorm: number): tf.Sc
     scale.dispose();
   }
   return norm;
+}
+
+/**
+ * `clip_grad_norm_` for backends where reading is cheap (see `readsAreCheap`): `norm` was read already, and the
+ * gradients are scaled only when it is above `maxNorm`, by `maxNorm / (norm + 1e-6)` computed in double precision.
+ */
+export function clipGradsBy(grads: Map<string, Tensor>, norm: number, maxNorm: number): void {
+  if (!(maxNorm > 0) || !Number.isFinite(norm) || norm <= maxNorm) return;
+  const scale = maxNorm / (norm + 1e-6);
+  for (const [k, g] of grads) {
+    grads.set(k, tf.mul(g, scale));
+    g.dispose();
+  }
 }
 
 /** Adds `b` into the accumulator map `acc` (taking ownership of b's tensors). */

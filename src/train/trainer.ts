@@ -4,7 +4,8 @@ import { collate, type Batch } from '../data/collate.js';
 import type { LMM } from '../lmm/lmm.js';
 import { Rng } from '../util/rng.js';
 import { AdamW } from './adamw.js';
-import { accumulate, clipGradNorm } from './grad-utils.js';
+import { accumulate, clipGradNorm, clipGradsBy, globalGradNorm } from './grad-utils.js';
+import { readsAreCheap } from './device-limits.js';
 import { PendingStepStats, type StepStats } from './step-stats.js';
 
 export type { StepStats };
@@ -102,8 +103,10 @@ export class Trainer {
   private readonly varNames = new Map<string, string>();
   /** Losses and gradient norms of steps not read yet. */
   private readonly pending = new PendingStepStats();
-  /** Device boolean: every step so far had a finite loss and gradient norm (gates the optimizer). */
+  /** Device boolean: every step so far had a finite loss and gradient norm (gates the optimizer on a GPU). */
   private finiteSoFar: Tensor | null = null;
+  /** The same, read, where reading is cheap (cpu, wasm). */
+  private allFinite = true;
 
   constructor(
     readonly lmm: LMM,
@@ -166,10 +169,12 @@ export class Trainer {
   }
 
   /**
-   * Runs one optimizer step without reading anything back from the device: the loss and gradient norm stay on
-   * it (read later by `readPending`, many steps at once), clipping is computed there, and the update is gated on
-   * "every step so far was finite", so a blown-up step changes no weight even before anyone has looked at it.
-   * The number of live tensors is the same after every step (plus two per step not yet read).
+   * Runs one optimizer step. On a GPU backend nothing is read back: the loss and gradient norm stay on the
+   * device (read later by `readPending`, many steps at once), clipping is computed there, and the update is gated
+   * on "every step so far was finite", so a blown-up step changes no weight before anyone has looked at it. On
+   * cpu/wasm, where the values are in memory anyway, the norm is read and clipping and skipping happen on the
+   * host (the same result, without a `where` per parameter). A non-finite step is reported by `readPending`.
+   * The number of live tensors is the same after every step (plus one per step not yet read).
    */
   async queueStep(): Promise<{ step: number; lr: number; tokens: number }> {
     const step = this.state.global_step;
@@ -192,7 +197,6 @@ export class Trainer {
       accumulate(grads, g, this.varNames);
       if (typeof f !== 'function') for (const t of f) t?.dispose();
     }
-    const gradNorm = clipGradNorm(grads, this.config.maxGradNorm);
     const lr = learningRate(
       this.config.scheduler,
       this.config.learningRate,
@@ -200,10 +204,24 @@ export class Trainer {
       this.totalSteps,
       warmupSteps(this.totalSteps, this.config.warmupRatio, this.config.warmupSteps),
     );
-    const finite = tf.tidy(() => tf.logicalAnd(this.finiteSoFar ?? tf.scalar(true, 'bool'), tf.all(tf.isFinite(tf.stack([lossSum, gradNorm])))));
-    this.finiteSoFar?.dispose();
-    this.finiteSoFar = finite;
-    this.optimizer.apply(this.trainable, grads, lr, noDecay, finite);
+    let gradNorm: Tensor;
+    if (readsAreCheap()) {
+      // cpu/wasm: the numbers are in memory already; clip and skip exactly as PyTorch would, without device gates.
+      gradNorm = globalGradNorm(grads.values());
+      const both = tf.tidy(() => tf.stack([tf.reshape(lossSum, []), gradNorm]));
+      const [loss, norm] = await both.data();
+      both.dispose();
+      this.allFinite &&= Number.isFinite(loss) && Number.isFinite(norm);
+      clipGradsBy(grads, norm, this.config.maxGradNorm);
+      if (this.allFinite) this.optimizer.apply(this.trainable, grads, lr, noDecay);
+    } else {
+      // GPU: nothing is read; the update is gated on the device by "every step so far was finite".
+      gradNorm = clipGradNorm(grads, this.config.maxGradNorm);
+      const finite = tf.tidy(() => tf.logicalAnd(this.finiteSoFar ?? tf.scalar(true, 'bool'), tf.all(tf.isFinite(tf.stack([tf.reshape(lossSum, []), gradNorm])))));
+      this.finiteSoFar?.dispose();
+      this.finiteSoFar = finite;
+      this.optimizer.apply(this.trainable, grads, lr, noDecay, finite);
+    }
     for (const g of grads.values()) g.dispose();
     this.state.global_step = step + 1;
     this.state.epoch = this.state.global_step / this.stepsPerEpoch;

@@ -109,7 +109,7 @@ export class TrainSession {
   async run(examples: readonly TrainExample[], settings: TrainSettings, from: StartFrom, hooks: SessionHooks, signal: AbortSignal): Promise<TrainerState> {
     const rows = this.encode(examples);
     const trainer = await this.makeTrainer(rows, settings, from);
-    this.examples = examples;
+    this.examples = [...examples];
     trainer.hooks.features = this.features;
     trainer.hooks.onStep = (state) => hooks.onStep?.(state.global_step, trainer.totalSteps);
     trainer.hooks.onStepsRead = (stats) => hooks.onLosses?.(stats);
