@@ -20,6 +20,10 @@ export { selectBrowserBackend, describeSelection, type BackendName } from './bac
 export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
 export { registerModalityBuilder, registerModalityKind, buildModalities, modalityFromConfig, type BuildContext } from './modality/registry.js';
 export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
+export { XClipVideoModality, type XClipVideoOptions } from './modality/video/video-xclip.js';
+export { XCLIPVideoEncoder } from './encoders/xclip-video.js';
+export { DEFAULT_ENCODERS } from './modality/encoder-location.js';
+export { splitTextIntoDocuments, splitSentences, GTE_CONTEXT_WINDOW } from './modality/document-gte/split-documents.js';
 export { PatchMLPProjector, initProjector, type Projector, type ProjectorSpec } from './projector/index.js';
 
 // Data: chat rows → token ids, labels and placeholder runs; the splice of projected rows; batches; row errors.
@@ -49,6 +53,7 @@ export type { SamplingOptions } from './lm/sampling.js';
 
 // I/O: model sources (memory, URL), safetensors, PyTorch state dicts, tokenizers, and the host's platform hooks.
 export { MemorySource, UrlSource, resolveSource, readJSON, ModelFileError, type ModelSource } from './io/source.js';
+export { parseHubId, hubResolveBase, hubUrlSource, DEFAULT_HUB_ENDPOINT, type HubId } from './io/hub-id.js';
 export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, SafetensorsError, type RawTensor, type DType } from './io/safetensors.js';
 export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
 export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';

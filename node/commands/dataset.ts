@@ -183,5 +183,20 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
         ),
       ),
     );
+  dataset
+    .command('split-documents')
+    .description("split long documents at sentence ends into ≤ 512-token pieces (the seed's split_text_into_documents)")
+    .argument('<path>', 'dataset file or folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--encoder <dir|id>', 'tokenizer that counts tokens (GTE folder or Hugging Face id)', 'thenlper/gte-large')
+    .option('--key <name>', 'data key of the documents', 'documents')
+    .option('--token <tok>', 'the documents\' token in the messages', '<document>')
+    .option('--max_tokens <n>', 'tokens per piece', '512')
+    .option('--format <fmt>', 'jsonl or arrow', 'jsonl')
+    .action(async (p: string, o) => {
+      const { splitDocumentsDataset } = await import('../dataset/split-documents.js');
+      await splitDocumentsDataset({ input: p, out: o.out, encoder: o.encoder, key: o.key, token: o.token, maxTokens: Number(o.max_tokens), format: o.format }, (s) => io.log(s));
+      done(0);
+    });
   return dataset;
 }

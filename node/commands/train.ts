@@ -6,6 +6,8 @@
 import { Command, Option } from 'commander';
 import { runTraining } from '../train/run-training.js';
 import { IGNORED_FLAGS, TRAIN_DEFAULTS, type TrainArgs } from '../train/args.js';
+import { HF_NOT_APPLICABLE } from '../train/hf-flags.js';
+import { SCHEDULE_TYPES } from '../../src/train/schedule.js';
 import { initRuntime } from '../runtime.js';
 import { bool, float, int } from './options.js';
 
@@ -36,13 +38,17 @@ export function registerTrain(program: Command): void {
     .option('--weight_decay <wd>', 'AdamW weight decay', float, d.weight_decay)
     .option('--warmup_ratio <r>', 'fraction of steps for linear warmup', float, d.warmup_ratio)
     .option('--warmup_steps <n>', 'warmup steps (overrides the ratio)', int, d.warmup_steps)
-    .option('--lr_scheduler_type <type>', 'cosine | linear | constant', d.lr_scheduler_type)
+    .option('--lr_scheduler_type <type>', SCHEDULE_TYPES.join(' | '), d.lr_scheduler_type)
+    .option('--lr_scheduler_kwargs <json>', 'extra schedule arguments as HF takes them, e.g. \'{"num_cycles": 2}\'')
     .option('--max_grad_norm <n>', 'gradient clipping (0 = off)', float, d.max_grad_norm)
     .option('--save_steps <n>', 'checkpoint every n steps (0 = only at the end)', int, d.save_steps)
     .option('--save_total_limit <n>', 'keep at most n checkpoints (0 = all)', int, d.save_total_limit)
     .option('--logging_steps <n>', 'log every n steps', int, d.logging_steps)
     .option('--seed <n>', 'seed for data order, init and dropout', int, d.seed)
-    .option('--resume_from_checkpoint <dir|true>', 'continue from a checkpoint folder, or the latest in output_dir')
+    .option('--resume_from_checkpoint <dir|true|false>', 'continue from this checkpoint folder (default: the newest in output_dir, if any)')
+    .option('--overwrite_output_dir [bool]', 'start over even if output_dir has checkpoints (they are removed)', bool, false)
+    .option('--cache_dir <dir>', 'Hugging Face cache for models named by id (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)')
+    .option('--bits <n>', "the seed's QLoRA bits: 16 (default); 4 and 8 are not supported yet", int)
     .option('--skip_bad_rows [bool]', 'skip (and report) rows that fail validation instead of stopping', bool, d.skip_bad_rows)
     .option('--feature_cache <dir>', 'cache frozen-encoder features on disk')
     .option('--train_encoders [bool]', 'also finetune the modality encoders (saved into the checkpoint)', bool, d.train_encoders)
@@ -50,15 +56,19 @@ export function registerTrain(program: Command): void {
     .option('--save_dtype <dtype>', 'F32 | F16 | BF16 weights in saved files', d.save_dtype)
     .option('--no-progress', 'no progress bar (one log line per logging step)')
     .option('--backend <name>', 'tfjs backend (default: best available)');
-  for (const [flag, why] of Object.entries(IGNORED_FLAGS)) {
+  const ignored: Record<string, string> = { ...HF_NOT_APPLICABLE, ...IGNORED_FLAGS };
+  for (const [flag, why] of Object.entries(ignored)) {
+    if (cmd.options.some((o) => o.attributeName() === flag)) continue;
     cmd.addOption(new Option(`--${flag} [value]`, `ignored here: ${why}`).hideHelp());
   }
   cmd.action(async (raw: Record<string, unknown>) => {
-    for (const flag of Object.keys(IGNORED_FLAGS)) {
-      if (raw[flag] !== undefined) process.stderr.write(`[multi-token] --${flag} is ignored here: ${IGNORED_FLAGS[flag]}\n`);
+    for (const flag of Object.keys(ignored)) {
+      if (raw[flag] !== undefined) process.stderr.write(`[multi-token] --${flag} is ignored here: ${ignored[flag]}\n`);
     }
     const args = raw as unknown as TrainArgs;
     if (!['F32', 'F16', 'BF16'].includes(args.save_dtype)) throw new Error('--save_dtype must be F32, F16 or BF16');
+    // As `from_pretrained(cache_dir=…)`: downloads by Hugging Face id go to (and are looked for in) this cache.
+    if (args.cache_dir) process.env.HF_HUB_CACHE = args.cache_dir;
     await initRuntime({ backend: args.backend });
     const r = await runTraining(args);
     process.stderr.write(`done: ${r.state.global_step} steps (${r.mode}); model in ${r.outputDir}${r.skippedRows ? `; ${r.skippedRows} row(s) skipped` : ''}\n`);

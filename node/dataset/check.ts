@@ -13,6 +13,7 @@ import {
   type ModalityKeys,
 } from '../../src/data/validate.js';
 import { readDataset, resolveMediaPath } from './read-dataset.js';
+import { maxOf } from '../../src/util/arrays.js';
 
 export interface CheckOptions {
   path: string;
@@ -105,7 +106,7 @@ export async function checkDataset(opts: CheckOptions): Promise<CheckReport> {
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => maxOf(rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === 1 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
 }
 

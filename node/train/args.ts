@@ -33,7 +33,16 @@ export interface TrainArgs {
   save_total_limit: number;
   logging_steps: number;
   seed: number;
+  /** A checkpoint folder, `true` (the newest in output_dir) or `false` (start fresh). Unset: resume when output_dir has checkpoints. */
   resume_from_checkpoint?: string;
+  /** Start over even though output_dir holds checkpoints (they are removed). */
+  overwrite_output_dir?: boolean;
+  /** JSON of HF's `lr_scheduler_kwargs`, e.g. '{"num_cycles": 2}'. */
+  lr_scheduler_kwargs?: string;
+  /** The hub cache for downloads by id (the seed's `cache_dir`, HF's `cache_dir`); default HF_HUB_CACHE / HF_HOME. */
+  cache_dir?: string;
+  /** The seed's `--bits` (QLoRA); only 16/32 (no quantisation) until quantized weights exist. */
+  bits?: number;
   skip_bad_rows: boolean;
   feature_cache?: string;
   backend?: string;
@@ -91,10 +100,8 @@ export const IGNORED_FLAGS: Record<string, string> = {
   save_strategy: 'checkpoints every --save_steps',
   dataloader_num_workers: 'data loads in-process',
   report_to: 'logs go to train_log.jsonl and loss.svg',
-  bits: 'no quantised training',
   double_quant: 'no quantised training',
   quant_type: 'no quantised training',
-  cache_dir: 'nothing is downloaded',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',
   lora_bias: 'LoRA without bias (PEFT bias="none")',

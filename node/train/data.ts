@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseHubId } from '../../src/io/hub-id.js';
 import type { EncodedChat } from '../../src/chat/encode-chat.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ModelSource } from '../../src/io/source.js';
@@ -74,7 +75,9 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
       const e = m.encoder;
       if (typeof e !== 'string' || /^https?:\/\//.test(e) || path.isAbsolute(e)) continue;
       const inModel = modelDir ? path.join(modelDir, e) : null;
-      m.encoder = inModel && existsSync(inModel) ? inModel : path.resolve(e);
+      if (inModel && existsSync(inModel)) m.encoder = inModel;
+      // A Hugging Face id stays an id (opened through the hub cache wherever the output is loaded).
+      else if (!(parseHubId(e) && !existsSync(e))) m.encoder = path.resolve(e);
     }
     return config;
   };

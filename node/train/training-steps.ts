@@ -16,14 +16,16 @@ import { Rng } from '../../src/util/rng.js';
 import { Trainer, NonFiniteLossError, type LogEntry } from '../../src/train/trainer.js';
 import { cachedFeatures, encoderFeatures, trainableEncoderFeatures } from '../../src/train/feature-cache.js';
 import { lossCurveSVG } from '../../src/train/loss-plot.js';
-import { isScheduleType, type ScheduleType } from '../../src/train/schedule.js';
+import { checkScheduleKwargs, isScheduleType, SCHEDULE_TYPES, type ScheduleKwargs, type ScheduleType } from '../../src/train/schedule.js';
 import { readWeightFiles } from '../../src/io/weights.js';
 import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { FolderSource, openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import type { TrainingRows } from './data.js';
-import { listCheckpoints, readTrainingState, removeStaleTemp, resolveResume, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
+import { listCheckpoints, readTrainingState, removeStaleTemp, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
+import { chooseResume } from './auto-resume.js';
+import { parseJsonOption } from '../commands/options.js';
 import { DiskFeatureStore } from './disk-feature-store.js';
 import { modelCard } from './model-card.js';
 import { TrainProgress } from './progress.js';
@@ -68,8 +70,20 @@ function trainableParams(lmm: LMM, mode: TrainMode, encoders: boolean): Map<stri
 /** Step 0, before anything loads: the flags that can be checked on their own. */
 export function checkScheduler(args: TrainArgs): ScheduleType {
   const s = args.lr_scheduler_type;
-  if (!isScheduleType(s)) throw new Error(`--lr_scheduler_type must be cosine, linear or constant (got ${s})`);
+  if (!isScheduleType(s)) throw new Error(`--lr_scheduler_type must be one of ${SCHEDULE_TYPES.join(', ')} (got ${s})`);
+  checkScheduleKwargs(s, schedulerKwargs(args), args.learning_rate);
+  if (args.bits !== undefined && args.bits !== 16 && args.bits !== 32) {
+    throw new Error(
+      `--bits ${args.bits}: quantized (QLoRA) training is not supported yet — weights train in float32. ` +
+        'Leave --bits out (or pass 16) to train unquantized; a model too big for that needs the quantized engine that is still to come.',
+    );
+  }
   return s;
+}
+
+/** `--lr_scheduler_kwargs` as numbers by name (HF's `lr_scheduler_kwargs`). */
+function schedulerKwargs(args: TrainArgs): ScheduleKwargs {
+  return parseJsonOption<ScheduleKwargs>(args.lr_scheduler_kwargs, '--lr_scheduler_kwargs') ?? {};
 }
 
 /** `--pretrained_projectors_path`: the projector tensors of a `.bin`/`.safetensors` file or a folder holding one. */
@@ -85,7 +99,7 @@ async function loadPretrainedProjectors(where: string, log: Log): Promise<Map<st
 
 /** Step 1: the base model with its modalities, projectors initialised or taken from a pretraining run. */
 export async function loadBaseModel(args: TrainArgs, log: Log): Promise<LMM> {
-  const modalityOptions = args.modality_options ? (JSON.parse(args.modality_options) as Record<string, unknown>) : undefined;
+  const modalityOptions = parseJsonOption<Record<string, unknown>>(args.modality_options, '--modality_options');
   const projectorWeights = args.pretrained_projectors_path ? await loadPretrainedProjectors(args.pretrained_projectors_path, log) : undefined;
   const lmm = await loadLMM(args.model_name_or_path, {
     open: openSource,
@@ -134,6 +148,7 @@ export function buildTrainer(args: TrainArgs, lmm: LMM, data: TrainingRows, mode
       warmupRatio: args.warmup_ratio,
       warmupSteps: args.warmup_steps,
       scheduler,
+      schedulerKwargs: schedulerKwargs(args),
       maxGradNorm: args.max_grad_norm,
       seed: args.seed,
       modelMaxLength: args.model_max_length,
@@ -146,21 +161,24 @@ export function buildTrainer(args: TrainArgs, lmm: LMM, data: TrainingRows, mode
   return { trainer, trainable, loraConfig };
 }
 
-/** Step 4: the output folder, cleared of half-written checkpoints; resumes from a checkpoint when asked. */
+/**
+ * Step 4: the output folder, cleared of half-written checkpoints; resumes from its newest checkpoint as the seed
+ * does (or the one `--resume_from_checkpoint` names; `--overwrite_output_dir` starts over): see auto-resume.ts.
+ */
 export async function prepareOutputDir(args: TrainArgs, lmm: LMM, trainer: Trainer, log: Log): Promise<string> {
   const out = path.resolve(args.output_dir);
   await mkdir(out, { recursive: true });
   const stale = await removeStaleTemp(out);
   if (stale.length) log(`removed ${stale.length} half-written checkpoint folder(s) from an interrupted run`);
-  if (args.resume_from_checkpoint) {
-    const dir = await resolveResume(args.resume_from_checkpoint, out);
+  const resume = await chooseResume({ outputDir: out, resume: args.resume_from_checkpoint, overwrite: args.overwrite_output_dir ?? false, mode: trainMode(args) });
+  if (resume.note) log(resume.note);
+  if (resume.dir) {
+    const dir = resume.dir;
     const restored = await restoreTrainableWeights(lmm, new FolderSource(dir));
     const { state, optimizerStep, optimizer } = await readTrainingState(dir);
     trainer.resume(state, optimizerStep, optimizer);
     for (const t of optimizer.values()) t.dispose();
     log(`resumed from ${dir} at step ${state.global_step} (${restored.projectors} projector, ${restored.lora} LoRA, ${restored.lm} LM, ${restored.encoders} encoder tensors)`);
-  } else if ((await listCheckpoints(out)).length) {
-    log(`note: ${out} has checkpoints; starting over (pass --resume_from_checkpoint true to continue)`);
   }
   return out;
 }

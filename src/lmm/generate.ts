@@ -6,6 +6,7 @@ import { buildSpliceLayout } from '../splice/layout.js';
 import { generateTokens, type GenerateOptions } from '../lm/generate.js';
 import { IncrementalDecoder, StopStringFilter } from '../lm/text-stream.js';
 import type { LMM } from './lmm.js';
+import { maxOf } from '../util/arrays.js';
 
 export interface LMMGenerateOptions extends Omit<GenerateOptions, 'padTokenId'> {
   /** Stop strings (OpenAI `stop`): generation of a row ends before the first match. */
@@ -57,7 +58,7 @@ export async function* streamGenerate(
     }
   }
   const padId = lmm.tokenizer.padTokenId;
-  const T = Math.max(...encoded.map((e) => e.inputIds.length));
+  const T = maxOf(encoded.map((e) => e.inputIds.length));
   const rows = encoded.map((e) => {
     const pad = T - e.inputIds.length;
     return {

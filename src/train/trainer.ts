@@ -7,10 +7,10 @@ import { AdamW } from './adamw.js';
 import { accumulate, clipGradNorm, clipGradsBy, globalGradNorm } from './grad-utils.js';
 import { readsAreCheap } from './device-limits.js';
 import { PendingStepStats, type StepStats } from './step-stats.js';
+import { learningRate, warmupSteps, type ScheduleKwargs, type ScheduleType } from './schedule.js';
+import { encoderFeatures, type FeatureProvider } from './feature-cache.js';
 
 export type { StepStats };
-import { learningRate, warmupSteps, type ScheduleType } from './schedule.js';
-import { encoderFeatures, type FeatureProvider } from './feature-cache.js';
 
 export interface TrainConfig {
   numTrainEpochs: number;
@@ -23,6 +23,8 @@ export interface TrainConfig {
   warmupRatio: number;
   warmupSteps?: number;
   scheduler: ScheduleType;
+  /** HF's `lr_scheduler_kwargs` (`num_cycles`, `power`, `lr_end`, …). */
+  schedulerKwargs?: ScheduleKwargs;
   /** Global gradient-norm clip (HF default 1.0; 0 disables). */
   maxGradNorm: number;
   seed: number;
@@ -203,6 +205,7 @@ export class Trainer {
       step,
       this.totalSteps,
       warmupSteps(this.totalSteps, this.config.warmupRatio, this.config.warmupSteps),
+      this.config.schedulerKwargs,
     );
     let gradNorm: Tensor;
     if (readsAreCheap()) {
