@@ -2,14 +2,13 @@
  * The training progress bar on a terminal: step, epoch, loss, learning rate, tokens/s and ETA (cli-progress),
  * with evaluation progress shown in the same bar and log lines (evaluations, notes) printed above it. Off when
  * stderr is not a terminal: the run then prints one line per logging step instead (see `log-format.ts`).
+ * The step count moves every step; loss and tokens/s change at logging steps, when the trainer reads them
+ * from the device (as HF's progress bar does).
  */
 import cliProgress from 'cli-progress';
 
 export class TrainProgress {
   private bar: cliProgress.SingleBar | null = null;
-  private tokens = 0;
-  private seconds = 0;
-
   constructor(
     total: number,
     start: number,
@@ -29,16 +28,14 @@ export class TrainProgress {
     this.bar.start(total, start, { loss: '-', lr: '-', tps: '-', epoch: '-', phase: '' });
   }
 
-  update(step: number, last: { loss: number; lr: number; tokens: number; seconds: number; epoch?: number }): void {
-    this.tokens += last.tokens;
-    this.seconds += last.seconds;
-    this.bar?.update(step, {
-      loss: last.loss.toFixed(4),
-      lr: last.lr.toExponential(2),
-      tps: (this.tokens / Math.max(this.seconds, 1e-9)).toFixed(0),
-      epoch: last.epoch === undefined ? '-' : last.epoch.toFixed(2),
-      phase: '',
-    });
+  /** After each step. */
+  update(step: number, last: { lr: number; epoch?: number }): void {
+    this.bar?.update(step, { lr: last.lr.toExponential(2), epoch: last.epoch === undefined ? '-' : last.epoch.toFixed(2) });
+  }
+
+  /** At each logging step, with the losses read from the device. */
+  logged(entry: { loss: number; tokens_per_second: number }): void {
+    this.bar?.update({ loss: entry.loss.toFixed(4), tps: entry.tokens_per_second.toFixed(0) });
   }
 
   /** Shows what the run is doing between steps (`evaluating: answers 120/2000`); '' clears it. */

@@ -240,7 +240,10 @@ export function attachLogging(
     reporter.stepDone(trainer.microBatches(state.global_step - 1).reduce((n, b) => n + b.length, 0));
     progress.update(state.global_step, { ...last, epoch: state.epoch });
   };
-  trainer.hooks.onLog = (entry) => reporter.onLog(entry);
+  trainer.hooks.onLog = (entry) => {
+    progress.logged(entry);
+    reporter.onLog(entry);
+  };
   return { progress, reporter, skipped: () => skipped };
 }
 

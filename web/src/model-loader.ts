@@ -27,6 +27,8 @@ export interface LoadProgress {
 export interface LoadedModel {
   lmm: LMM;
   location: string;
+  /** Where its files are read from (again, e.g. for the training panel's download). */
+  source: ModelSource;
   ms: number;
   /** Bytes read, whatever the origin. */
   bytes: number;
@@ -118,6 +120,7 @@ export async function loadModel(
   return {
     lmm,
     location: inner.location,
+    source: cached ?? inner,
     ms: performance.now() - t0,
     bytes: reading.bytes,
     cache: cached ? { ...cached.stats } : null,
