@@ -5,10 +5,12 @@ import { Command } from 'commander';
 import { registerMakeTiny } from './commands/make-tiny.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
-import { registerDatasetCommands } from './dataset/commands.js';
+import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEval } from './commands/eval.js';
-import { registerServe } from './server/cli-serve.js';
+import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
+import { registerQuantize } from './commands/quantize.js';
+import { registerUpload } from './commands/upload.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerEval(program);
   registerServe(program);
   registerStart(program);
+  registerQuantize(program);
+  registerUpload(program);
   return program;
 }
 

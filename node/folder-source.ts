@@ -3,9 +3,12 @@
  * leave the folder (`..`, an absolute path, a drive letter, a backslash) is refused. Symlinks inside the folder
  * are followed on purpose: a Hugging Face cache snapshot is a folder of symlinks into `../../blobs/`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFileError, UrlSource, type ModelSource } from '../src/io/source.js';
+import { parseHubId } from '../src/io/hub-id.js';
+import { HubSource } from './hub/hub-source.js';
 
 /** Reads `name` under a root directory with `node:fs/promises`. */
 export class FolderSource implements ModelSource {
@@ -42,6 +45,40 @@ export class FolderSource implements ModelSource {
     }
   }
 
+  /** Reads `[start, end)` into a fresh, unpooled buffer (so typed-array views of it are aligned). */
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    const full = this.resolve(name);
+    const out = new Uint8Array(end - start);
+    let fh;
+    try {
+      fh = await open(full, 'r');
+      let done = 0;
+      // One read returns at most ~2 GiB on Linux: loop until the range is filled.
+      while (done < out.byteLength) {
+        const { bytesRead } = await fh.read(out, done, Math.min(out.byteLength - done, 1 << 30), start + done);
+        if (bytesRead === 0) throw new ModelFileError(`${full}: file ends before byte ${end} (truncated?)`);
+        done += bytesRead;
+      }
+    } catch (e) {
+      if (e instanceof ModelFileError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ModelFileError(`missing file ${full}`);
+      throw new ModelFileError(`could not read ${full}: ${(e as Error).message}`);
+    } finally {
+      await fh?.close();
+    }
+    return out;
+  }
+
+  async size(name: string): Promise<number> {
+    const full = this.resolve(name);
+    try {
+      return (await stat(full)).size;
+    } catch (e) {
+      throw new ModelFileError(`could not stat ${full}: ${(e as Error).message}`);
+    }
+  }
+
   async exists(name: string): Promise<boolean> {
     try {
       return (await stat(this.resolve(name))).isFile();
@@ -52,9 +89,15 @@ export class FolderSource implements ModelSource {
   }
 }
 
-/** A source for `where`: an existing source as is, an http(s) URL as a `UrlSource`, anything else a folder. */
+/**
+ * A source for `where`: an existing source as is, an http(s) URL as a `UrlSource`, a Hugging Face id
+ * (`org/name[@revision]`) that is not also a local path as a cached `HubSource`, anything else a folder. A local
+ * folder wins over an id of the same spelling, as in Python's `from_pretrained`.
+ */
 export function openSource(where: string | ModelSource): ModelSource {
   if (typeof where !== 'string') return where;
   if (/^https?:\/\//i.test(where)) return new UrlSource(where);
+  const id = parseHubId(where);
+  if (id && !existsSync(where)) return new HubSource(id);
   return new FolderSource(where);
 }

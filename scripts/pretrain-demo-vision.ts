@@ -33,7 +33,7 @@ import { AdamW } from '../src/train/adamw.js';
 import { learningRate } from '../src/train/schedule.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { classifyRow, COLOUR_NAMES, renderScene, sampleScene, SHAPE_KINDS, type HoldoutClass, type HoldoutRule, type Scene } from '../src/data/shapes.js';
 import { leftToRightRanks, patchTargets, type PatchTargets } from '../src/data/shapes-targets.js';
 

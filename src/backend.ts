@@ -6,6 +6,7 @@
  * downloads the webgpu or wasm code.
  */
 import { tf } from './tf.js';
+import { registerWebGPUWithAdapterLimits } from './webgpu-limits.js';
 import { installKernelFallbacks } from './backend-fallbacks.js';
 
 /** tfjs backend names this project knows. `tensorflow` is tfjs-node's (Node only). */
@@ -21,6 +22,8 @@ export interface SkippedBackend<N extends string = BackendName> {
 export interface BackendSelection<N extends string = BackendName> {
   name: N;
   skipped: SkippedBackend<N>[];
+  /** An engine running beside the tfjs backend (Node: `onnxruntime` for matmuls and frozen weights). */
+  engine?: string;
 }
 
 /** Options for {@link selectBrowserBackend}. */
@@ -89,7 +92,7 @@ export async function selectBrowserBackend(opts: BrowserBackendOptions = {}): Pr
  */
 export function describeSelection(sel: BackendSelection<string>): string {
   const skipped = sel.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  return `backend: ${sel.name}` + (skipped ? ` (skipped ${skipped})` : '');
+  return `backend: ${sel.name}${sel.engine ? ` + ${sel.engine}` : ''}` + (skipped ? ` (skipped ${skipped})` : '');
 }
 
 async function tryBackend(name: BackendName, opts: BrowserBackendOptions): Promise<void> {
@@ -145,6 +148,7 @@ async function prepareWebGPU(): Promise<void> {
   if (tf.findBackendFactory('webgpu') === null) {
     throw new Unavailable('@tensorflow/tfjs-backend-webgpu loaded but did not register (was it imported before navigator.gpu existed?)');
   }
+  await registerWebGPUWithAdapterLimits();
 }
 
 /** `tf.setBackend` swallows the init error (console.warn) and returns false; we re-raise it as a skip. */

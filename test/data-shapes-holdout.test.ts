@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { synthShapes, holdoutFromSpec } from '../node/dataset/synth-shapes.js';
-import { runDatasetSynthShapes } from '../node/dataset/commands.js';
+import { runDatasetSynthShapes } from '../node/commands/dataset.js';
 import { classifyRow, classifyShape, DEFAULT_HOLDOUT, validateHoldout, type HoldoutRule, type ShapeSpec } from '../src/data/shapes.js';
 
 interface Meta {

@@ -5,18 +5,21 @@
  * with a holdout rule has three test splits — `test` (in distribution), `test_regions` and `test_pairs` (the
  * held-out regions and colour×kind pairs) — and each gets its own table.
  */
-import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { loadLMM } from '../../src/lmm/load.js';
-import { generateBatch } from '../../src/lmm/generate.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { accuracyByType, formatAccuracyTable, normaliseAnswer, type EvalItem } from '../../src/eval/accuracy.js';
+import { accuracyByType, formatAccuracyTable, normaliseAnswer } from '../../src/eval/accuracy.js';
+import { answerQuestions, questionsOf } from '../../src/eval/exact-match.js';
+import { readQuestionTypes } from '../dataset/question-types.js';
 import { readDataset } from '../dataset/read-dataset.js';
+import { findEvalSplit, listSplits, type SplitRef } from '../dataset/splits.js';
 import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
+import { DTYPE_HELP, dtypeOption } from './dtype-option.js';
+import type { WeightDType } from '../../src/nn/frozen-weight.js';
 import { int } from './options.js';
 
 export interface EvalOptions {
@@ -28,7 +31,8 @@ export interface EvalOptions {
   json?: boolean;
   backend?: string;
   show_errors?: number;
-  /** With a dataset folder: the split file to read (`test` → test.jsonl). Default `test`. */
+  dtype?: WeightDType;
+  /** With a dataset folder: the split to read (`test_regions` → test_regions.jsonl). Default: its held-out split. */
   split?: string;
 }
 
@@ -38,48 +42,35 @@ export const TEST_SPLITS = ['test', 'test_regions', 'test_pairs'] as const;
 /** The test splits present in a dataset folder (none for a file). */
 export async function testSplitsOf(dataset: string): Promise<string[]> {
   if (!(await stat(dataset)).isDirectory()) return [];
-  return TEST_SPLITS.filter((s) => existsSync(path.join(dataset, `${s}.jsonl`)));
+  const names = new Set((await listSplits(dataset)).map((s) => s.name));
+  return TEST_SPLITS.filter((s) => names.has(s));
 }
 
-async function questionTypes(datasetPath: string): Promise<Map<string, string>> {
-  const dir = (await stat(datasetPath)).isDirectory() ? datasetPath : path.dirname(datasetPath);
-  const meta = path.join(dir, 'meta.jsonl');
-  const out = new Map<string, string>();
-  if (!existsSync(meta)) return out;
-  for (const line of (await readFile(meta, 'utf8')).split('\n')) {
-    if (!line.trim()) continue;
-    const m = JSON.parse(line) as { id: string; question_type?: string };
-    if (m.question_type) out.set(m.id, m.question_type);
-  }
-  return out;
+/** The split of a dataset folder to evaluate: the one named, else its held-out split (null for a file). */
+async function evalSplitOf(dataset: string, split: string | undefined): Promise<SplitRef | null> {
+  if (!(await stat(dataset)).isDirectory()) return null;
+  if (split === undefined) return findEvalSplit(dataset);
+  const hit = (await listSplits(dataset)).find((s) => s.name === split);
+  if (!hit) throw new Error(`eval: ${dataset} has no split ${split}`);
+  return hit;
 }
 
 /** Runs the evaluation; returns the per-type table (also used by the demo-model recipe and tests). */
 export async function runEval(o: EvalOptions) {
-  const lmm = await loadLMM(o.model, { open: openSource });
-  const split = o.split ?? 'test';
-  const isDir = (await stat(o.dataset)).isDirectory();
-  if (isDir && o.split && !existsSync(path.join(o.dataset, `${split}.jsonl`))) throw new Error(`eval: ${o.dataset} has no ${split}.jsonl`);
-  const file = isDir && existsSync(path.join(o.dataset, `${split}.jsonl`)) ? path.join(o.dataset, `${split}.jsonl`) : o.dataset;
-  const ds = await readDataset(file);
-  const types = await questionTypes(o.dataset);
+  const lmm = await loadLMM(o.model, { open: openSource, dtype: o.dtype });
+  // A dataset folder is evaluated on the split asked for, else its held-out split (test, else validation, …), as
+  // training evaluates it.
+  const split = await evalSplitOf(o.dataset, o.split);
+  const ds = await readDataset(split?.path ?? o.dataset, { split: split?.split });
+  const types = await readQuestionTypes(o.dataset);
   const rows = ds.rows.slice(0, o.limit ?? ds.rows.length) as unknown as ChatRow[];
-  const loadBytes = localLoader({ baseDir: ds.baseDir });
-  const items: EvalItem[] = [];
-  for (let i = 0; i < rows.length; i += o.batch_size) {
-    const chunk = rows.slice(i, i + o.batch_size);
-    const prompts = chunk.map((r) => {
-      const last = r.messages.length - 1;
-      if (r.messages[last]?.role !== 'assistant') throw new Error(`row ${JSON.stringify(r.id)}: the last message must be the reference answer`);
-      return { ...r, messages: r.messages.slice(0, last) };
-    });
-    const outs = await generateBatch(lmm, prompts, { maxNewTokens: o.max_new_tokens, preprocess: { loadBytes } });
-    chunk.forEach((r, j) => {
-      const id = String(r.id ?? `#${i + j}`);
-      items.push({ id, type: types.get(id) ?? 'all', expected: r.messages[r.messages.length - 1].content, got: outs[j].text });
-    });
-    process.stderr.write(`\r[eval] ${Math.min(i + o.batch_size, rows.length)}/${rows.length}`);
-  }
+  const questions = questionsOf(rows, (id) => types.get(id));
+  const items = await answerQuestions(lmm, questions, {
+    batchSize: o.batch_size,
+    maxNewTokens: o.max_new_tokens,
+    preprocess: { loadBytes: localLoader({ baseDir: ds.baseDir }) },
+    onProgress: (done, total) => process.stderr.write(`\r[eval] ${done}/${total}`),
+  });
   process.stderr.write('\n');
   lmm.dispose();
   return { ...accuracyByType(items), items };
@@ -90,7 +81,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('exact-match accuracy per question type on a held-out dataset')
     .requiredOption('--model <dir>', 'checkpoint folder or URL')
-    .requiredOption('--dataset <path>', 'a dataset folder (uses test.jsonl and meta.jsonl) or file')
+    .requiredOption('--dataset <path>', 'a dataset folder (uses its test split, else validation, and meta.jsonl) or file')
     .option('--limit <n>', 'evaluate the first n rows', int)
     .option('--batch_size <n>', 'questions per batch', int, 16)
     .option('--max_new_tokens <n>', 'answer length cap', int, 24)
@@ -98,6 +89,7 @@ export function registerEval(program: Command): void {
     .option('--split <names>', `comma-separated test splits of a dataset folder (default: every one present of ${TEST_SPLITS.join(', ')})`)
     .option('--json', 'print each table as one JSON line {split, rows, overall}')
     .option('--backend <name>', 'tfjs backend')
+    .option('--dtype <dtype>', DTYPE_HELP, dtypeOption)
     .action(async (o: EvalOptions) => {
       await initRuntime({ backend: o.backend });
       const present = await testSplitsOf(o.dataset);

@@ -12,7 +12,7 @@
  */
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { RowError } from '../../src/modality/modality.js';
+import { RowError } from '../../src/util/row-error.js';
 import { streamGenerate, type LMMGenerateOptions } from '../../src/lmm/generate.js';
 import { ApiError, ClientGoneError } from './errors.js';
 
@@ -179,7 +179,7 @@ export class Scheduler {
     const head = this.queue.shift()!;
     const batch = [head];
     for (let i = 0; i < this.queue.length && batch.length < this.maxBatchSize; ) {
-      if (this.queue[i]!.key === head.key) batch.push(...this.queue.splice(i, 1));
+      if (this.queue[i]!.key === head.key) batch.push(this.queue.splice(i, 1)[0]!);
       else i++;
     }
     this.counts.batches++;

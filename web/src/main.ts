@@ -22,6 +22,7 @@ import { ChatView, formatMs, formatStats } from './chat-view.js';
 import { buildRow, explainItemError, type ItemRef, type Turn } from './conversation.js';
 import { answer, type AnswerSettings } from './generation.js';
 import { byId, clearNotice, errorMessage, notice } from './ui.js';
+import { TrainPanel } from './train/panel.js';
 
 const params = new URLSearchParams(location.search);
 const demoUrl = params.get('demo') ?? document.querySelector<HTMLMetaElement>('meta[name="multi-token:demo-model"]')?.content ?? 'models/demo/';
@@ -39,6 +40,7 @@ let pendingChoice: ModelChoice | null = null;
 const chat = new ChatView();
 const composer = new Composer(() => void send(), () => running?.abort());
 const panel = new LoaderPanel({ demoUrl, onChoose: (c) => void load(c) });
+const trainPanel = new TrainPanel((what) => chat.addSystem(`The model now answers with ${what}.`));
 byId('new-chat').addEventListener('click', () => newChat());
 
 const seedParam = params.get('seed');
@@ -88,6 +90,7 @@ async function load(choice: ModelChoice): Promise<void> {
     const loaded = await loadModel(choice, { useCache: panel.useCache, onProgress: (p) => panel.progress(p) });
     running?.abort();
     await runningDone; // the aborted answer stops at its next token; only then may its model go
+    await trainPanel.detach(); // likewise a training run (it stops after its current step)
     model?.lmm.dispose();
     model = loaded;
     onModelLoaded(loaded);
@@ -131,6 +134,7 @@ function onModelLoaded(m: LoadedModel): void {
   chat.addSystem(`Loaded ${m.location} (${how}). It reads ${describeKinds(inputs.map((i) => i.kind))}${extra}.`);
   document.body.dataset.model = 'ready';
   void panel.refreshCached();
+  void trainPanel.attach(m);
 }
 
 /** Whether `m` is the bundled demo model (loaded from its URL or from the browser cache). */
@@ -160,6 +164,10 @@ function settings(): AnswerSettings {
 
 function send(): Promise<void> {
   if (!model || running) return Promise.resolve();
+  if (trainPanel.busy) {
+    notice('info', 'Training is running on this model: stop it, or wait for it to finish, to chat.', 'send');
+    return Promise.resolve();
+  }
   runningDone = runAnswer(model);
   return runningDone;
 }
