@@ -14,10 +14,11 @@ import {
   mergeEmbeddingsWebGPU,
 } from './embedding-merge.js';
 import { EMBEDDING_TABLE_GRAD_KERNEL, embeddingTableGradKernelConfig } from './embedding-table-grad.js';
+import { DEQUANT_MATMUL_KERNEL, dequantMatMulKernelConfig } from './dequant-matmul.js';
 
 /**
  * Registers the embedding-merge kernel (backend `webgpu`), its gradient and the table-gradient kernel that
- * gradient uses, and installs the merge as
+ * gradient uses, and the dequantizing matmul (`dequantMatMul`), and installs the merge as
  * `mergeEmbeddings`' fast path. Idempotent: the registry is touched once (tfjs warns on re-registration),
  * while the fast path is (re)installed on every call, so a caller that removed it with `setFastMerge(null)`
  * gets it back.
@@ -26,5 +27,6 @@ export function registerWebGPUKernels(): void {
   if (!tf.getKernel(EMBEDDING_MERGE_KERNEL, 'webgpu')) tf.registerKernel(embeddingMergeKernelConfig);
   if (!tf.getKernel(EMBEDDING_TABLE_GRAD_KERNEL, 'webgpu')) tf.registerKernel(embeddingTableGradKernelConfig);
   if (!tf.getGradient(EMBEDDING_MERGE_KERNEL)) tf.registerGradient(embeddingMergeGradConfig);
+  if (!tf.getKernel(DEQUANT_MATMUL_KERNEL, 'webgpu')) tf.registerKernel(dequantMatMulKernelConfig);
   setFastMerge(mergeEmbeddingsWebGPU);
 }

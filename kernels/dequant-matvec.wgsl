@@ -1,0 +1,134 @@
+// Dequantizing matrix-vector product for decode (M = 1 ... 8 rows of x):
+//
+//   out[m, u] = Σ_k x[m, k] · W[u, k]  (+ bias[u])
+//
+// with W packed (kernels/dequant.wgsl, included before this). Two fusions the decode engine uses, off in the
+// plain tfjs kernel:
+//   NORM    RMSNorm of x folded in: out = (Σ_k x·γ[k]·W[u,k]) / sqrt(mean_k x² + eps). The sum of squares
+//           comes out of the same loop over k, so the norm costs no extra pass and no dispatch.
+//   SWIGLU  W holds 2·units rows (gate rows, then up rows): out[m, u] = silu(gate_u · x) · (up_u · x), so
+//           the MLP's gate and up projections and its activation are one dispatch.
+//
+// The host declares, besides what dequant.wgsl needs: consts M_ROWS, LANES, ROWS_PER_WG (workgroup size =
+// LANES · ROWS_PER_WG), NORM, SWIGLU; bindings x (array<f32>, [M, K]) and bias (array<f32>); uniforms units,
+// K, hasBias, eps; `fn loadGamma(k) -> f32` (γ of the norm) and `fn storeOut(i, v)` (out[i] = v, or += v for a
+// residual). `main(index)` gets the flat invocation index, workgroup-major (as tfjs-webgpu calls it).
+//
+// Each workgroup computes ROWS_PER_WG outputs; the LANES lanes of an output stride through its row in units
+// of 4 k and are summed at the end, so a row's words are read by neighbouring lanes.
+
+const WG_SIZE : i32 = LANES * ROWS_PER_WG;
+
+// Per thread and row of x: the dot product, the up-row dot product (SWIGLU) and Σx² (NORM).
+var<workgroup> partials : array<f32, WG_SIZE * M_ROWS * 3>;
+
+// x[m, k ... k+3], zero past K.
+fn loadX4(m : i32, k : i32) -> vec4<f32> {
+  let K = uniforms.K;
+  let i = m * K + k;
+  if (k + 4 <= K) {
+    return vec4<f32>(x[i], x[i + 1], x[i + 2], x[i + 3]);
+  }
+  var v = vec4<f32>(0.0);
+  for (var j = 0; j < 4; j++) {
+    if (k + j < K) {
+      v[j] = x[i + j];
+    }
+  }
+  return v;
+}
+
+fn gamma4(k : i32) -> vec4<f32> {
+  let K = uniforms.K;
+  var g = vec4<f32>(0.0);
+  for (var j = 0; j < 4; j++) {
+    if (k + j < K) {
+      g[j] = loadGamma(k + j);
+    }
+  }
+  return g;
+}
+
+fn main(index : i32) {
+  let wgi = index / WG_SIZE;
+  let t = index - wgi * WG_SIZE;
+  let slot = t / LANES;
+  let lane = t - slot * LANES;
+  let units = uniforms.units;
+  let u = wgi * ROWS_PER_WG + slot;
+  let valid = u < units;
+
+  var dot0 : array<f32, M_ROWS>;
+  var dot1 : array<f32, M_ROWS>;
+  var sumsq : array<f32, M_ROWS>;
+  if (valid) {
+    let up = u + units;
+    let kUnits = (uniforms.K + 3) / 4;
+    for (var c = lane; c < kUnits; c += LANES) {
+      let k = 4 * c;
+      let b = k / uniforms.groupSize;
+      let q0 = rawUnit(u, c);
+      let s0 = scaleAt(u, b);
+      let z0 = zeroAt(u, b);
+      var q1 = vec4<f32>(0.0);
+      var s1 = 0.0;
+      var z1 = 0.0;
+      if (SWIGLU) {
+        q1 = rawUnit(up, c);
+        s1 = scaleAt(up, b);
+        z1 = zeroAt(up, b);
+      }
+      for (var m = 0; m < M_ROWS; m++) {
+        var xv = loadX4(m, k);
+        if (NORM) {
+          sumsq[m] += dot(xv, xv);
+          xv = xv * gamma4(k);
+        }
+        // Σ x·(q − z)·s = s·(Σ x·q − z·Σ x): the scale and zero once per unit, not per element.
+        let sx = xv.x + xv.y + xv.z + xv.w;
+        dot0[m] += s0 * (dot(q0, xv) - z0 * sx);
+        if (SWIGLU) {
+          dot1[m] += s1 * (dot(q1, xv) - z1 * sx);
+        }
+      }
+    }
+  }
+
+  let mine = t * M_ROWS * 3;
+  for (var m = 0; m < M_ROWS; m++) {
+    partials[mine + 3 * m] = dot0[m];
+    partials[mine + 3 * m + 1] = dot1[m];
+    partials[mine + 3 * m + 2] = sumsq[m];
+  }
+  workgroupBarrier();
+
+  // Lane m of each output finishes row m of x (LANES >= M_ROWS).
+  if (valid && lane < M_ROWS) {
+    let m = lane;
+    var a = 0.0;
+    var g = 0.0;
+    var ss = 0.0;
+    for (var l = 0; l < LANES; l++) {
+      let p = ((slot * LANES + l) * M_ROWS + m) * 3;
+      a += partials[p];
+      g += partials[p + 1];
+      ss += partials[p + 2];
+    }
+    var inv = 1.0;
+    if (NORM) {
+      inv = inverseSqrt(ss / f32(uniforms.K) + uniforms.eps);
+    }
+    var y = a * inv;
+    if (uniforms.hasBias != 0) {
+      y += bias[u];
+    }
+    if (SWIGLU) {
+      var upv = g * inv;
+      if (uniforms.hasBias != 0) {
+        upv += bias[u + units];
+      }
+      y = y / (1.0 + exp(-y)) * upv;
+    }
+    storeOut(m * units + u, y);
+  }
+}
