@@ -51,6 +51,9 @@ export function disposePacked(p: PackedTensors): void {
 type DequantAttrs = Omit<PackedLayout, 'hasZeros'> & { hasZeros: number; hasBias: number; swiglu: number };
 
 const hooks = `
+fn unpackHalf2(v : u32) -> vec2<f32> {
+  return unpack2x16float(v);
+}
 fn loadGamma(k : i32) -> f32 {
   return 1.0;
 }

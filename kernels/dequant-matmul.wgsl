@@ -2,35 +2,23 @@
 //
 //   out[m, n] = Σ_k x[m, k] · W[n, k]  (+ bias[n])
 //
-// with W packed (kernels/dequant.wgsl, included before this). Tiled: a workgroup of 64 threads owns a 32×32
-// tile of out and walks K in steps of 32 (8 units of 4 k), staging x and the dequantized W in workgroup memory,
-// so each weight word is read and unpacked once per 32 rows of x. Each thread accumulates 4×4 outputs, rows
-// tr + 8i and columns tc + 8j. Sizes that do not divide the tile are masked (zeros in, nothing out).
+// with W packed (kernels/dequant.wgsl, included before this). A workgroup of 64 threads owns a 32×32 tile of
+// out; each thread accumulates 4×4 outputs (rows tr + 8i, columns tc + 8j) walking K in units of 4, so each
+// weight unit it dequantizes serves 4 rows of x and each x unit 4 weight rows. No workgroup memory: staging
+// tiles there made SwiftShader take 15–20 s to compile the kernel (2 s this way), and on GPUs the repeated
+// reads of a tile come from cache. Sizes that do not divide the tile read clamped rows and store nothing.
 //
 // The host declares, besides what dequant.wgsl needs: bindings x (array<f32>, [M, K]) and bias
 // (array<f32>); uniforms M, units (= N), K, hasBias; `fn storeOut(i, v)`. `main(index)` gets the flat
 // invocation index, workgroup-major.
 
 const TILE : i32 = 32;
-const TILE_UNITS : i32 = 8; // TILE / 4
 const MM_WG : i32 = 64;
 
-var<workgroup> xTile : array<vec4<f32>, 256>; // [TILE rows of x][TILE_UNITS]
-var<workgroup> wTile : array<vec4<f32>, 256>; // [TILE rows of W][TILE_UNITS]
-
 fn loadX4mm(m : i32, k : i32) -> vec4<f32> {
-  let K = uniforms.K;
-  let i = m * K + k;
-  if (k + 4 <= K) {
-    return vec4<f32>(x[i], x[i + 1], x[i + 2], x[i + 3]);
-  }
-  var v = vec4<f32>(0.0);
-  for (var j = 0; j < 4; j++) {
-    if (k + j < K) {
-      v[j] = x[i + j];
-    }
-  }
-  return v;
+  let i = m * uniforms.K + k;
+  let v = vec4<f32>(x[i], x[i + 1], x[i + 2], x[i + 3]);
+  return select(vec4<f32>(0.0), v, vec4<i32>(k) + vec4<i32>(0, 1, 2, 3) < vec4<i32>(uniforms.K));
 }
 
 fn main(index : i32) {
@@ -45,41 +33,34 @@ fn main(index : i32) {
   let tr = t / 8;
   let tc = t - tr * 8;
   let kUnits = (uniforms.K + 3) / 4;
-
-  var acc : array<vec4<f32>, 4>; // acc[i][j]: row m0 + tr + 8i, column n0 + tc + 8j
-  for (var c0 = 0; c0 < kUnits; c0 += TILE_UNITS) {
-    for (var l = 0; l < 4; l++) {
-      let e = t + MM_WG * l;
-      let r = e / TILE_UNITS;
-      let c = c0 + e - r * TILE_UNITS;
-      var xv = vec4<f32>(0.0);
-      if (m0 + r < M && c < kUnits) {
-        xv = loadX4mm(m0 + r, 4 * c);
-      }
-      xTile[e] = xv;
-      var wv = vec4<f32>(0.0);
-      if (n0 + r < N && c < kUnits) {
-        // Past K a quantized row holds padding codes (finite): x is zero there, so they add nothing.
-        wv = weightUnit(n0 + r, c);
-      }
-      wTile[e] = wv;
-    }
-    workgroupBarrier();
-    for (var cu = 0; cu < TILE_UNITS; cu++) {
-      var xr : array<vec4<f32>, 4>;
-      for (var i = 0; i < 4; i++) {
-        xr[i] = xTile[(tr + 8 * i) * TILE_UNITS + cu];
-      }
-      for (var j = 0; j < 4; j++) {
-        let wv = wTile[(tc + 8 * j) * TILE_UNITS + cu];
-        for (var i = 0; i < 4; i++) {
-          acc[i][j] += dot(xr[i], wv);
-        }
-      }
-    }
-    workgroupBarrier();
+  let mA = min(m0 + tr, M - 1);
+  let mB = min(m0 + tr + 8, M - 1);
+  let mC = min(m0 + tr + 16, M - 1);
+  let mD = min(m0 + tr + 24, M - 1);
+  let nA = min(n0 + tc, N - 1);
+  let nB = min(n0 + tc + 8, N - 1);
+  let nC = min(n0 + tc + 16, N - 1);
+  let nD = min(n0 + tc + 24, N - 1);
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  for (var c = 0; c < kUnits; c++) {
+    let k = 4 * c;
+    let x0 = loadX4mm(mA, k);
+    let x1 = loadX4mm(mB, k);
+    let x2 = loadX4mm(mC, k);
+    let x3 = loadX4mm(mD, k);
+    let w0 = weightUnit(nA, c);
+    let w1 = weightUnit(nB, c);
+    let w2 = weightUnit(nC, c);
+    let w3 = weightUnit(nD, c);
+    acc0 += vec4<f32>(dot(x0, w0), dot(x0, w1), dot(x0, w2), dot(x0, w3));
+    acc1 += vec4<f32>(dot(x1, w0), dot(x1, w1), dot(x1, w2), dot(x1, w3));
+    acc2 += vec4<f32>(dot(x2, w0), dot(x2, w1), dot(x2, w2), dot(x2, w3));
+    acc3 += vec4<f32>(dot(x3, w0), dot(x3, w1), dot(x3, w2), dot(x3, w3));
   }
-
+  let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
   for (var i = 0; i < 4; i++) {
     let m = m0 + tr + 8 * i;
     for (var j = 0; j < 4; j++) {

@@ -22,31 +22,16 @@ const WG_SIZE : i32 = LANES * ROWS_PER_WG;
 // Per thread and row of x: the dot product, the up-row dot product (SWIGLU) and Σx² (NORM).
 var<workgroup> partials : array<f32, WG_SIZE * M_ROWS * 3>;
 
-// x[m, k ... k+3], zero past K.
+// x[m, k ... k+3], zero past K (reads past the row are masked, not branched around: this is the inner loop).
 fn loadX4(m : i32, k : i32) -> vec4<f32> {
-  let K = uniforms.K;
-  let i = m * K + k;
-  if (k + 4 <= K) {
-    return vec4<f32>(x[i], x[i + 1], x[i + 2], x[i + 3]);
-  }
-  var v = vec4<f32>(0.0);
-  for (var j = 0; j < 4; j++) {
-    if (k + j < K) {
-      v[j] = x[i + j];
-    }
-  }
-  return v;
+  let i = m * uniforms.K + k;
+  let v = vec4<f32>(x[i], x[i + 1], x[i + 2], x[i + 3]);
+  return select(vec4<f32>(0.0), v, vec4<i32>(k) + vec4<i32>(0, 1, 2, 3) < vec4<i32>(uniforms.K));
 }
 
 fn gamma4(k : i32) -> vec4<f32> {
-  let K = uniforms.K;
-  var g = vec4<f32>(0.0);
-  for (var j = 0; j < 4; j++) {
-    if (k + j < K) {
-      g[j] = loadGamma(k + j);
-    }
-  }
-  return g;
+  let g = vec4<f32>(loadGamma(k), loadGamma(k + 1), loadGamma(k + 2), loadGamma(k + 3));
+  return select(vec4<f32>(0.0), g, vec4<i32>(k) + vec4<i32>(0, 1, 2, 3) < vec4<i32>(uniforms.K));
 }
 
 fn main(index : i32) {
@@ -127,7 +112,7 @@ fn main(index : i32) {
       if (uniforms.hasBias != 0) {
         upv += bias[u + units];
       }
-      y = y / (1.0 + exp(-y)) * upv;
+      y = y * (1.0 / (1.0 + exp(-y))) * upv;
     }
     storeOut(m * units + u, y);
   }

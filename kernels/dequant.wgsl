@@ -9,6 +9,8 @@
 //   uniforms.nBlocks              groups per row, ceil(K / G)
 //   uniforms.zeroRowBytes         bytes per row of the zero points
 //   uniforms.hasZeros             0: symmetric (zero point 8 for q4, 128 for q8)
+//   fn unpackHalf2(u32) -> vec2<f32>  two f16 (low half first) widened: unpack2x16float, or a bitcast to
+//                                 vec2<f16> where the device has shader-f16 (the engine's choice)
 //
 // Everything is read in "units" of 4 consecutive k, which every format stores as whole words: q4 half a word
 // (4 nibbles), q8 one word, f16/bf16 two, f32 four (float rows are padded to a multiple of 4 elements). FORMAT is
@@ -40,7 +42,7 @@ fn rawUnit(n : i32, c : i32) -> vec4<f32> {
   }
   if (FORMAT == FMT_F16) {
     let i = base + 2 * c;
-    return vec4<f32>(unpack2x16float(wordAt(i)), unpack2x16float(wordAt(i + 1)));
+    return vec4<f32>(unpackHalf2(wordAt(i)), unpackHalf2(wordAt(i + 1)));
   }
   if (FORMAT == FMT_BF16) {
     // bfloat16 is the top half of a float32: widening is a shift.
@@ -58,7 +60,7 @@ fn scaleAt(n : i32, b : i32) -> f32 {
     return 1.0;
   }
   let i = n * uniforms.nBlocks + b;
-  let pair = unpack2x16float(bitcast<u32>(scales[i >> 1u]));
+  let pair = unpackHalf2(bitcast<u32>(scales[i >> 1u]));
   return select(pair.x, pair.y, (i & 1) == 1);
 }
 

@@ -14,6 +14,12 @@ import { f16BitsToNumber, numberToF16Bits } from '../src/io/half-float.js';
 import { DEQUANT_WGSL } from '../kernels/dequant.wgsl.js';
 import { DEQUANT_MATVEC_WGSL } from '../kernels/dequant-matvec.wgsl.js';
 import { DEQUANT_MATMUL_WGSL } from '../kernels/dequant-matmul.wgsl.js';
+import { LM_EMBED_WGSL } from '../kernels/lm-embed.wgsl.js';
+import { LM_ROPE_KV_WGSL } from '../kernels/lm-rope-kv.wgsl.js';
+import { LM_ATTENTION_WGSL } from '../kernels/lm-attention.wgsl.js';
+import { LM_RMSNORM_WGSL } from '../kernels/lm-rmsnorm.wgsl.js';
+import { LM_SWIGLU_WGSL } from '../kernels/lm-swiglu.wgsl.js';
+import { LM_SAMPLE_WGSL } from '../kernels/lm-sample.wgsl.js';
 import { dequantize, packQuantized, packedBytes, packedLayout } from '../kernels/packed-weight.js';
 import { registerWebGPUKernels } from '../kernels/register.js';
 import { checkDequant, dequantCases, packRandom } from './kernels-dequant-cases.js';
@@ -23,9 +29,15 @@ const generated: Record<string, string> = {
   'dequant.wgsl': DEQUANT_WGSL,
   'dequant-matvec.wgsl': DEQUANT_MATVEC_WGSL,
   'dequant-matmul.wgsl': DEQUANT_MATMUL_WGSL,
+  'lm-embed.wgsl': LM_EMBED_WGSL,
+  'lm-rope-kv.wgsl': LM_ROPE_KV_WGSL,
+  'lm-attention.wgsl': LM_ATTENTION_WGSL,
+  'lm-rmsnorm.wgsl': LM_RMSNORM_WGSL,
+  'lm-swiglu.wgsl': LM_SWIGLU_WGSL,
+  'lm-sample.wgsl': LM_SAMPLE_WGSL,
 };
 
-test('kernels/dequant*.wgsl.ts are generated from kernels/dequant*.wgsl', () => {
+test('kernels/{dequant,lm-}*.wgsl.ts are generated from their .wgsl sources', () => {
   for (const [file, value] of Object.entries(generated)) {
     const path = fileURLToPath(new URL(`../kernels/${file}`, import.meta.url));
     const source = readFileSync(path, 'utf8');
