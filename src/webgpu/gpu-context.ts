@@ -132,8 +132,8 @@ export class GpuContext {
         p = await this.device.createComputePipelineAsync({ label, layout: this.layout(kinds).pipeline, compute: { module, entryPoint } });
       } catch (e) {
         const info = await module.getCompilationInfo();
-        const lines = info.messages.map((m) => `${m.type} at line ${m.lineNum}: ${m.message}`).slice(0, 5).join('; ');
-        throw new Error(`WGSL kernel ${label} failed to compile: ${(e as Error).message}${lines ? ` (${lines})` : ''}`);
+        const lines = info.messages.map((m) => `${m.type} at line ${m.lineNum}: ${m.message.split('\n')[0]}`).slice(0, 5).join('; ');
+        throw new Error(`WGSL kernel ${label} failed to compile: ${lines || (e as Error).message.split('\n')[0]}`);
       }
       this.pipelines.set(key, p);
     }

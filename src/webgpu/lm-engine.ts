@@ -7,7 +7,7 @@
  *   q|k|v matvec with the input RMSNorm folded in → RoPE + KV write → attention (online softmax)
  *   → o matvec + residual → gate|up matvec with the post-attention norm and SwiGLU folded in → down + residual
  *
- * plus embedding, final norm + lm_head, and sampling on the GPU. The sampled token stays on the GPU (the next
+ * plus embedding, final norm + lm_head, and sampling on the GPU (5 small kernels). The sampled token stays on the GPU (the next
  * step's embedding reads it) and is copied to a mapped 4-byte buffer: one readback of 4 bytes per token, and
  * the next step is submitted before that readback is awaited, so the GPU does not wait on the page.
  *
@@ -21,7 +21,7 @@ import type { GpuContext } from './gpu-context.js';
 import type { GpuLinear, GpuWeights } from './weight-upload.js';
 import {
   ATTENTION_FIELDS, DEQUANT_BINDINGS, DEQUANT_FIELDS, EMBED_FIELDS, RMSNORM_FIELDS, ROPE_FIELDS, SAMPLE_FIELDS, SWIGLU_FIELDS,
-  attentionKernel, embedKernel, matmulKernel, matvecKernel, rmsnormKernel, ropeKvKernel, sampleKernel, swigluKernel,
+  SAMPLE_STAGES, attentionKernel, embedKernel, matmulKernel, matvecKernel, rmsnormKernel, ropeKvKernel, sampleKernel, swigluKernel,
   uniformData, type KernelSource,
 } from './lm-shaders.js';
 
@@ -70,6 +70,7 @@ export class WebGPULM {
   private stagingBusy = [false, false];
   private busy = false;
   private projectedRows = 0;
+  private layerDispatches = 0;
 
   // Buffers (decode: one position; prefill: `prefillChunk` positions).
   private readonly x: GPUBuffer;
@@ -79,6 +80,7 @@ export class WebGPULM {
   readonly logits: GPUBuffer;
   private readonly state: GPUBuffer;
   private readonly params: GPUBuffer;
+  private readonly sampleScratch: GPUBuffer;
   private readonly dummy: GPUBuffer;
   private readonly rope: GPUBuffer;
   private readonly kCache: GPUBuffer[];
@@ -109,6 +111,7 @@ export class WebGPULM {
     this.logits = act('logits', V);
     this.state = act('state [token, pos]', 4);
     this.dummy = act('unused binding', 4);
+    this.sampleScratch = act('sampler scratch', 4);
     this.params = ctx.uniform('sampling', uniformData(SAMPLE_FIELDS, { temperature: 0, topK: 0, topP: 1, seed: 0, advance: 0, V }));
     this.rope = act('rope cos|sin', plan.maxSeq * hd);
     ctx.device.queue.writeBuffer(this.rope, 0, ropeTable(plan));
@@ -137,11 +140,7 @@ export class WebGPULM {
 
   /** Dispatch counts of a decode step. */
   get counts(): StepCounts {
-    return {
-      dispatchesPerToken: this.decode.length,
-      dispatchesPerLayer: (this.decode.length - 3) / this.plan.layers.length,
-      readbackBytesPerToken: 4,
-    };
+    return { dispatchesPerToken: this.decode.length, dispatchesPerLayer: this.layerDispatches, readbackBytesPerToken: 4 };
   }
 
   /** Bytes of GPU memory this model holds, by purpose. */
@@ -276,9 +275,13 @@ export class WebGPULM {
       });
       this.chunk.push(await this.matmul(`L${i} down`, w.down, this.xP, this.hP, true));
     }
-    const sample = await this.kernel(sampleKernel());
     this.tail.push(await this.matvec('lm_head', this.weights.lmHead, this.logits, this.x, { gamma: this.weights.norm }));
-    this.tail.push({ label: 'sample', pipeline: sample, groups: 1, bindGroup: this.ctx.bindGroup('sample', sampleKernel().bindings, [this.logits, this.state, this.params]) });
+    for (const stage of SAMPLE_STAGES) {
+      const k = sampleKernel(stage);
+      const bindGroup = this.ctx.bindGroup(stage, k.bindings, [this.logits, this.state, this.sampleScratch, this.params]);
+      this.tail.push({ label: stage, pipeline: await this.kernel(k), groups: 1, bindGroup });
+    }
+    this.layerDispatches = (this.decode.length - 1) / this.plan.layers.length;
     this.decode.push(...this.tail);
   }
 

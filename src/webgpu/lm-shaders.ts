@@ -185,11 +185,15 @@ export const SAMPLE_FIELDS: readonly Field[] = [
   ['temperature', 'f32'], ['topK', 'u32'], ['topP', 'f32'], ['seed', 'u32'], ['advance', 'u32'], ['V', 'u32'],
 ];
 
-export function sampleKernel(): KernelSource {
+/** The sampler's entry points, in dispatch order (kernels/lm-sample.wgsl). */
+export const SAMPLE_STAGES = ['sampleMax', 'sampleWindows', 'sampleSorted', 'sampleCuts', 'sampleDraw'] as const;
+
+export function sampleKernel(stage: (typeof SAMPLE_STAGES)[number]): KernelSource {
   const code = `${struct('Params', SAMPLE_FIELDS)}
 @group(0) @binding(0) var<storage, read> logits : array<f32>;
 @group(0) @binding(1) var<storage, read_write> state : array<i32>;
-@group(0) @binding(2) var<uniform> params : Params;
+@group(0) @binding(2) var<storage, read_write> scratch : array<u32>;
+@group(0) @binding(3) var<uniform> params : Params;
 ${LM_SAMPLE_WGSL}`;
-  return { label: 'sample', code, entryPoint: 'sample', bindings: ['r', 'rw', 'uniform'] };
+  return { label: stage, code, entryPoint: stage, bindings: ['r', 'rw', 'rw', 'uniform'] };
 }
