@@ -18,7 +18,8 @@
  */
 import { tf, type Tensor } from '../src/tf.js';
 import { buildSpliceLayout, type LayoutRow, type SpliceLayout } from '../src/splice/layout.js';
-import { mergeEmbeddings, setFastMerge } from '../src/splice/splice.js';
+import { mergeEmbeddings } from '../src/splice/splice.js';
+import { configurePlatform } from '../src/platform.js';
 import { registerWebGPUKernels } from '../kernels/register.js';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 
@@ -142,7 +143,7 @@ export interface SpliceResult {
 async function fusedVsComposite(backend: WebGPUBackend, f: () => Tensor | void, reps: number, warmups = 2, compositeReps = reps) {
   registerWebGPUKernels();
   const kernelMs = await timeGpu(backend, f, reps, warmups);
-  setFastMerge(null);
+  configurePlatform({ fastMerge: null });
   try {
     const compositeMs = await timeGpu(backend, f, compositeReps, compositeReps < reps ? 0 : warmups);
     return { kernelMs: +kernelMs.toFixed(3), compositeMs: +compositeMs.toFixed(3), speedup: +(compositeMs / kernelMs).toFixed(2) };

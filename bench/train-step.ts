@@ -31,14 +31,14 @@ import { loadLMM } from '../src/lmm/load.js';
 import { LMM } from '../src/lmm/lmm.js';
 import { makeTinyLMFiles } from '../src/tiny/tiny-lmm.js';
 import { TINY_CORPUS } from '../src/tiny/corpus.js';
-import { PatchMLPProjector } from '../src/projector/patch-mlp.js';
-import type { Projector, ProjectorSpec } from '../src/projector/projector.js';
+import type { ProjectorSpec } from '../src/projector/projector.js';
 import type { Modality, ModalityConfig } from '../src/modality/modality.js';
 import { collate, type Batch } from '../src/data/collate.js';
 import { Trainer } from '../src/train/trainer.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
+import { initProjector } from '../src/projector/index.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
@@ -131,11 +131,7 @@ class FeatureModality implements Modality<number[]> {
   }
   async encode(): Promise<Tensor[]> {
     throw new Error('bench: features are precomputed (Trainer hooks.features)');
-  }
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return PatchMLPProjector.init(S.featDim, lmHidden, 2, rand);
-  }
-  toConfig(): ModalityConfig {
+  }  toConfig(): ModalityConfig {
     return { kind: 'bench_features', name: this.name, token: this.token, dataKey: this.dataKey };
   }
 }
@@ -154,7 +150,7 @@ async function main() {
     const base = await loadLMM(new FolderSource(dir));
     const modality = new FeatureModality();
     const rng = new Rng(SEED + 1);
-    const projector = modality.buildProjector(S.hidden, () => rng.next());
+    const projector = initProjector(modality.projectorSpec, S.hidden, () => rng.next());
     const projRaw = new Map<string, RawTensor>();
     for (const [k, v] of projector.parameters()) projRaw.set(k, await tensorToRaw(v));
     await writeFile(path.join(dir, 'projector.safetensors'), serializeSafetensors(projRaw));

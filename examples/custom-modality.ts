@@ -1,6 +1,6 @@
 // A custom modality: lunar-lander game state (8 floats) as 4 LM tokens, like the seed's annotated example.
-import { tf, VectorMLPProjector, registerModalityBuilder, registerModalityKind } from 'multi-token';
-import type { Modality, ModalityConfig, Projector, ProjectorSpec, Tensor } from 'multi-token';
+import { tf, registerModalityBuilder, registerModalityKind } from 'multi-token';
+import type { Modality, ModalityConfig, ProjectorSpec, Tensor } from 'multi-token';
 
 const LIMITS = [1.5, 1.5, 5, 5, 3.14, 5, 1, 1]; // x, y, vx, vy, angle, angular velocity, left leg, right leg
 
@@ -9,6 +9,8 @@ export class LunarLanderModality implements Modality<Float32Array[]> {
   readonly token = '<state>'; // where a state goes in the text
   readonly dataKey = 'states'; // where a dataset row lists its states
   readonly tokenWidth = 4; // LM tokens per state
+  // The projector [items, 1, 8] → [items, tokenWidth, lmHidden]: training builds it from this spec and loading
+  // rebuilds it from the copy in config.json, so a trained checkpoint always reloads.
   readonly projectorSpec: ProjectorSpec = { type: 'vector_mlp', inputSize: 8, layers: 2, numTokens: 4 };
 
   // Raw row values → encoder input (CPU). Errors should name the item.
@@ -22,11 +24,6 @@ export class LunarLanderModality implements Modality<Float32Array[]> {
   // One [items, 1, 8] tensor per row: the "encoder" here is just normalisation.
   async encode(rows: Float32Array[][]): Promise<Tensor[]> {
     return rows.map((items) => tf.tensor3d(items.flatMap((s) => [...s]), [items.length, 1, 8]));
-  }
-
-  // [items, 1, 8] → [items, tokenWidth, lmHidden]
-  buildProjector(lmHidden: number, rand: () => number): Projector {
-    return VectorMLPProjector.init(8, lmHidden, 2, this.tokenWidth, rand);
   }
 
   // Stored in config.json so a saved checkpoint can rebuild this modality.

@@ -17,20 +17,10 @@ import { tf, type Tensor } from '../src/tf.js';
 import type { SpliceLayout } from '../src/splice/layout.js';
 import { EMBEDDING_MERGE_WGSL } from './embedding-merge.wgsl.js';
 import { embeddingTableGrad } from './embedding-table-grad.js';
+import { RowProgram, rowLanesOf } from './row-program.js';
 
 /** Kernel name in tfjs's registry (prefixed: custom kernel names share one namespace with tfjs's own). */
 export const EMBEDDING_MERGE_KERNEL = 'MultiTokenEmbeddingMerge';
-
-/**
- * Reads `const ROW_LANES : i32 = <n>;` from a WGSL source, so the workgroup size has one source of truth.
- *
- * @throws Error naming the file when the line is missing.
- */
-export function rowLanesOf(wgsl: string, file: string): number {
-  const lanes = Number(/const ROW_LANES\s*:\s*i32\s*=\s*(\d+)/.exec(wgsl)?.[1]);
-  if (!(lanes > 0)) throw new Error(`kernels/${file}: no \`const ROW_LANES : i32 = <n>;\` line`);
-  return lanes;
-}
 
 const ROW_LANES = rowLanesOf(EMBEDDING_MERGE_WGSL, 'embedding-merge.wgsl');
 
@@ -39,25 +29,16 @@ const ROW_LANES = rowLanesOf(EMBEDDING_MERGE_WGSL, 'embedding-merge.wgsl');
  * `rowIndex [rows]` (int32, see {@link buildRowIndex}). One workgroup per output row; vec4 elements when
  * `hidden % 4 == 0`.
  */
-export class EmbeddingMergeProgram implements WebGPUProgram {
+export class EmbeddingMergeProgram extends RowProgram implements WebGPUProgram {
   readonly variableNames = ['table', 'projected', 'rowIndex'];
-  readonly outputShape: number[];
   /** tfjs appends shapes and dtypes to this key, but not the vector width, so the key carries it. */
   shaderKey: string;
-  readonly dispatchLayout = { x: [0, 1] };
-  dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [ROW_LANES, 1, 1];
-  /** Elements are vec4<f32> (4) or f32 (1): the output and both row sources share it; the index is scalar. */
-  readonly outputComponent: number;
+  /** Both row sources share the output's element width; the index is scalar. */
   readonly variableComponents: number[];
-  readonly uniforms = 'rowVecs : i32,';
 
   constructor(rows: number, hidden: number) {
-    this.outputShape = [rows, hidden];
-    this.outputComponent = hidden % 4 === 0 ? 4 : 1;
+    super(rows, hidden, ROW_LANES);
     this.variableComponents = [this.outputComponent, this.outputComponent, 1];
-    // One workgroup per row; tfjs's reshapeDispatch folds x > 65535 workgroups into y (and z).
-    this.dispatch = [rows, 1, 1];
     this.shaderKey = `multiTokenEmbeddingMerge_c${this.outputComponent}`;
   }
 
@@ -79,9 +60,8 @@ interface MergeAttrs {
 const kernelFunc: tf.KernelFunc = ({ inputs, backend }) => {
   const { table, projected, rowIndex } = inputs as Record<'table' | 'projected' | 'rowIndex', tf.TensorInfo>;
   const program = new EmbeddingMergeProgram(rowIndex.shape[0], table.shape[1]);
-  const rowVecs = table.shape[1] / program.outputComponent;
   return (backend as WebGPUBackend).runWebGPUProgram(program, [table, projected, rowIndex], 'float32', [
-    { type: 'int32', data: [rowVecs] },
+    { type: 'int32', data: [program.rowVecs] },
   ]);
 };
 

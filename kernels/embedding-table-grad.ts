@@ -8,7 +8,7 @@
 import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webgpu';
 import { tf, type Tensor } from '../src/tf.js';
 import { EMBEDDING_TABLE_GRAD_WGSL } from './embedding-table-grad.wgsl.js';
-import { rowLanesOf } from './embedding-merge.js';
+import { RowProgram, rowLanesOf } from './row-program.js';
 
 /** Kernel name in tfjs's registry. */
 export const EMBEDDING_TABLE_GRAD_KERNEL = 'MultiTokenEmbeddingTableGrad';
@@ -16,22 +16,14 @@ export const EMBEDDING_TABLE_GRAD_KERNEL = 'MultiTokenEmbeddingTableGrad';
 const ROW_LANES = rowLanesOf(EMBEDDING_TABLE_GRAD_WGSL, 'embedding-table-grad.wgsl');
 
 /** Output `[V, hidden]`; inputs `dy [rows, hidden]`, `rowStart [V + 1]`, `positions [M]` (int32). */
-export class EmbeddingTableGradProgram implements WebGPUProgram {
+export class EmbeddingTableGradProgram extends RowProgram implements WebGPUProgram {
   readonly variableNames = ['dy', 'rowStart', 'positions'];
-  readonly outputShape: number[];
   shaderKey: string;
-  readonly dispatchLayout = { x: [0, 1] };
-  dispatch: [number, number, number];
-  readonly workgroupSize: [number, number, number] = [ROW_LANES, 1, 1];
-  readonly outputComponent: number;
   readonly variableComponents: number[];
-  readonly uniforms = 'rowVecs : i32,';
 
   constructor(tableRows: number, hidden: number) {
-    this.outputShape = [tableRows, hidden];
-    this.outputComponent = hidden % 4 === 0 ? 4 : 1;
+    super(tableRows, hidden, ROW_LANES);
     this.variableComponents = [this.outputComponent, 1, 1];
-    this.dispatch = [tableRows, 1, 1];
     this.shaderKey = `multiTokenEmbeddingTableGrad_c${this.outputComponent}`;
   }
 
@@ -45,7 +37,7 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend }) => {
   const { dy, rowStart, positions } = inputs as Record<'dy' | 'rowStart' | 'positions', tf.TensorInfo>;
   const program = new EmbeddingTableGradProgram(rowStart.shape[0] - 1, dy.shape[1]);
   return (backend as WebGPUBackend).runWebGPUProgram(program, [dy, rowStart, positions], 'float32', [
-    { type: 'int32', data: [dy.shape[1] / program.outputComponent] },
+    { type: 'int32', data: [program.rowVecs] },
   ]);
 };
 

@@ -6,7 +6,7 @@
  * path declines, so `mergeEmbeddings` keeps using the reference tfjs ops there.
  */
 import { tf } from '../src/tf.js';
-import { setFastMerge } from '../src/splice/splice.js';
+import { configurePlatform } from '../src/platform.js';
 import {
   EMBEDDING_MERGE_KERNEL,
   embeddingMergeGradConfig,
@@ -18,15 +18,14 @@ import { DEQUANT_MATMUL_KERNEL, dequantMatMulKernelConfig } from './dequant-matm
 
 /**
  * Registers the embedding-merge kernel (backend `webgpu`), its gradient and the table-gradient kernel that
- * gradient uses, and the dequantizing matmul (`dequantMatMul`), and installs the merge as
- * `mergeEmbeddings`' fast path. Idempotent: the registry is touched once (tfjs warns on re-registration),
- * while the fast path is (re)installed on every call, so a caller that removed it with `setFastMerge(null)`
- * gets it back.
+ * gradient uses, and the dequantizing matmul (`dequantMatMul`), and installs the merge as `mergeEmbeddings`' fast
+ * path. Idempotent: the registry is touched once (tfjs warns on re-registration), while the fast path is
+ * (re)installed on every call, so a caller that removed it with `configurePlatform({ fastMerge: null })` gets it back.
  */
 export function registerWebGPUKernels(): void {
   if (!tf.getKernel(EMBEDDING_MERGE_KERNEL, 'webgpu')) tf.registerKernel(embeddingMergeKernelConfig);
   if (!tf.getKernel(EMBEDDING_TABLE_GRAD_KERNEL, 'webgpu')) tf.registerKernel(embeddingTableGradKernelConfig);
   if (!tf.getGradient(EMBEDDING_MERGE_KERNEL)) tf.registerGradient(embeddingMergeGradConfig);
   if (!tf.getKernel(DEQUANT_MATMUL_KERNEL, 'webgpu')) tf.registerKernel(dequantMatMulKernelConfig);
-  setFastMerge(mergeEmbeddingsWebGPU);
+  configurePlatform({ fastMerge: mergeEmbeddingsWebGPU });
 }

@@ -5,9 +5,9 @@ import { Command } from 'commander';
 import { registerMakeTiny } from './commands/make-tiny.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerTrain } from './commands/train.js';
-import { registerDatasetCommands } from './dataset/commands.js';
+import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEval } from './commands/eval.js';
-import { registerServe } from './server/cli-serve.js';
+import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 
 export function buildProgram(): Command {

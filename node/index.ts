@@ -1,16 +1,9 @@
 /**
  * The Node entry point (`multi-token/node`, and `multi-token` under Node): everything from the isomorphic
- * library, plus local folders as model sources, backend selection and atomic checkpoint writes.
+ * library with Node's platform installed (local folders and files, onnxruntime-node, ffmpeg video frames), plus
+ * backend selection and atomic checkpoint writes.
  */
-import { setLocalSourceFactory } from '../src/io/source.js';
-import { FolderSource } from './folder-source.js';
-import { useNodeOnnxRuntime } from './onnx-session.js';
-import { setDefaultLoadBytes } from '../src/io/default-loader.js';
-import { localLoader } from './media-local.js';
-
-setLocalSourceFactory((p) => new FolderSource(p));
-useNodeOnnxRuntime();
-setDefaultLoadBytes(localLoader());
+import './platform.js';
 
 export * from '../src/index.js';
 export { FolderSource, openSource } from './folder-source.js';

@@ -2,14 +2,15 @@
  * Video frames in Node with the system's ffmpeg (Debian: `apt-get install ffmpeg`): the video goes to a temp
  * file (ffmpeg needs to seek, which a pipe cannot do for MP4s whose index sits at the end), ffprobe reads the
  * duration, and one ffmpeg per frame seeks to the middle of each of N equal segments and writes a PNG to stdout.
- * Register it with `setVideoFrameDecoder(ffmpegVideoFrames)`.
+ * `node/platform.ts` installs it as the video decoder of every `video_clip` modality in Node.
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { dataUrlBytes, type ImageLoadContext } from '../src/modality/image-input.js';
-import { NO_VIDEO_DECODER, sampleTimes, setVideoFrameDecoder } from '../src/modality/video-frames.js';
+import { dataUrlBytes, type ImageLoadContext } from '../src/media/image-input.js';
+import { NO_VIDEO_DECODER } from '../src/media/video-frames.js';
+import { sampleTimes } from '../src/media/video-sampling.js';
 
 /** Runs a program, collecting stdout; a missing program becomes the "install ffmpeg" error. */
 function run(cmd: string, args: string[]): Promise<Uint8Array> {
@@ -92,9 +93,4 @@ export async function ffmpegVideoFrames(video: unknown, numFrames: number, ctx: 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Makes ffmpeg the video decoder of every `video_clip` modality in this process. */
-export function registerFfmpegVideoDecoder(): void {
-  setVideoFrameDecoder(ffmpegVideoFrames);
 }

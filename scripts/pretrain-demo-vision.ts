@@ -19,13 +19,13 @@ import { FolderSource } from '../node/folder-source.js';
 import { localLoader } from '../node/media-local.js';
 import { writeDirAtomic } from '../node/atomic-write.js';
 import { CLIPVisionEncoder } from '../src/encoders/clip-vision.js';
-import { ClipImagePreprocessor } from '../src/modality/clip-preprocess.js';
-import { loadImage } from '../src/modality/image-input.js';
+import { ClipImagePreprocessor } from '../src/modality/vision-clip/clip-preprocess.js';
+import { loadImage } from '../src/media/image-input.js';
 import { AdamW } from '../src/train/adamw.js';
 import { learningRate } from '../src/train/schedule.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { SHAPE_COLOURS, SHAPE_KINDS } from '../src/data/shapes-raster.js';
 
 const { values: opt } = parseArgs({

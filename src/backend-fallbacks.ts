@@ -66,7 +66,8 @@ interface WasmBackendLike extends BackendLike {
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
-const SLICE_MIN_WORK = 32768; // M·K·N per slice below which the scalar loop is as fast
+/** M·K·N per slice below which the scalar loop is as fast (exported for the tests that straddle it). */
+export const SLICE_MIN_WORK = 32768;
 
 function wrapWasmMatMul(): void {
   const orig = tf.getKernel('BatchMatMul', 'wasm');

@@ -10,6 +10,7 @@ import { tf } from '../src/tf.js';
 import { describeSelection, selectBrowserBackend } from '../src/backend.js';
 import { backendFlag, selectNodeBackend } from '../node/backend.js';
 import { initNodeWebGPU, SWIFTSHADER_ICD } from '../node/webgpu-node.js';
+import { missingTool } from './helpers/missing-tool.js';
 
 after(async () => {
   await tf.setBackend('cpu');
@@ -131,8 +132,8 @@ async function matmulSoftmax(backend: string): Promise<{ mm: Float32Array; sm: F
   return out;
 }
 
-const noIcd = existsSync(SWIFTSHADER_ICD) ? false
-  : `no SwiftShader Vulkan ICD at ${SWIFTSHADER_ICD}: apt-get install chromium to run WebGPU in Node`;
+const noIcd = missingTool(existsSync(SWIFTSHADER_ICD) ? false
+  : `no SwiftShader Vulkan ICD at ${SWIFTSHADER_ICD}: apt-get install chromium to run WebGPU in Node`);
 
 test('WebGPU in Node (Dawn + SwiftShader): matmul + softmax match the cpu backend', { skip: noIcd }, async () => {
   const gpu = await initNodeWebGPU();

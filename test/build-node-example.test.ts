@@ -86,10 +86,30 @@ test("examples/node/generate.mjs answers about an image through import from 'mul
   assert.ok(stdout.trim().length > 0, 'printed an answer');
 });
 
+test("the tiny-checkpoint generators come from 'multi-token/testing', not the main entry point", { timeout: 120_000 }, async () => {
+  await writeFile(
+    join(app(), 'tiny.mjs'),
+    `import * as main from 'multi-token';
+import { makeTinyLMFiles, makeTinyMultimodalFiles, TINY_MODALITIES } from 'multi-token/testing';
+const files = await makeTinyLMFiles({ arch: 'llama', seed: 1 });
+console.log(JSON.stringify({ main: 'makeTinyLMFiles' in main, files: [...files.keys()].sort(), multimodal: typeof makeTinyMultimodalFiles, kinds: TINY_MODALITIES.length }));
+`,
+  );
+  const { stdout } = await run(process.execPath, ['tiny.mjs'], { cwd: app(), env: { ...process.env, MULTI_TOKEN_BACKEND: 'cpu' } });
+  const got = JSON.parse(stdout.trim().split('\n').pop()!) as { main: boolean; files: string[]; multimodal: string; kinds: number };
+  assert.equal(got.main, false, "the main entry point no longer exports the generators");
+  assert.ok(got.files.includes('config.json') && got.files.includes('model.safetensors') && got.files.includes('tokenizer.json'), got.files.join());
+  assert.equal(got.multimodal, 'function');
+  assert.ok(got.kinds >= 6);
+});
+
 test('a TypeScript consumer type-checks against the emitted declarations', { timeout: 120_000 }, async () => {
   await writeFile(
     join(app(), 'check.ts'),
     `import { loadLMM, generateBatch, type LMMGeneration } from 'multi-token';
+import { makeTinyLMFiles, type TinyLMOptions } from 'multi-token/testing';
+const options: TinyLMOptions = { arch: 'llama' };
+export const files: Map<string, Uint8Array | string> = await makeTinyLMFiles(options);
 const lmm = await loadLMM('model');
 const out: LMMGeneration[] = await generateBatch(lmm, [{ messages: [{ role: 'user', content: 'hi' }] }]);
 // @ts-expect-error maxNewTokens is a number

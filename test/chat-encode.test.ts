@@ -7,7 +7,7 @@ import { encodeChat } from '../src/chat/encode-chat.js';
 import type { ChatTokenizer } from '../src/chat/chat-tokenizer.js';
 import { makeTinyTokenizer } from '../src/tiny/make-tokenizer.js';
 import type { ChatStyle } from '../src/tiny/chat-templates.js';
-import { VectorModality } from '../src/modality/vector.js';
+import { VectorModality } from '../src/modality/vector/vector.js';
 import { IGNORE_INDEX } from '../src/lm/loss.js';
 
 async function tokenizer(style: ChatStyle): Promise<ChatTokenizer> {

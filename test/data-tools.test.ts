@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { readDataset } from '../node/dataset/read-dataset.js';
 import { Command } from 'commander';
-import { registerDatasetCommands, runDatasetCheck, runDatasetLlava, runDatasetMerge, type CommandIO } from '../node/dataset/commands.js';
+import { registerDatasetCommands, runDatasetCheck, runDatasetLlava, runDatasetMerge, type CommandIO } from '../node/commands/dataset.js';
 import { convertLlava } from '../node/dataset/llava.js';
 import { mergeDatasets } from '../node/dataset/merge.js';
 import { writeJsonl } from '../node/dataset/write-dataset.js';

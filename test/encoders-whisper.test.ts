@@ -9,7 +9,7 @@ import { WhisperEncoder } from '../src/encoders/whisper-encoder.js';
 import { WhisperDecoderStep } from '../src/encoders/whisper-decoder-step.js';
 import { parseWhisperConfig } from '../src/encoders/whisper-config.js';
 import { makeTinyWhisperEncoder } from '../src/tiny/tiny-whisper.js';
-import { loadWhisperFeatures } from '../src/modality/whisper-features.js';
+import { loadWhisperFeatures } from '../src/modality/audio-whisper/whisper-features.js';
 import { WHISPER_REF_CASE, whisperRefInputs, whisperRefWaveform } from '../bench/reference/whisper-ref-case.js';
 
 await tf.setBackend('cpu');

@@ -10,13 +10,15 @@ import { fileURLToPath } from 'node:url';
 import { initNodeWebGPU } from '../node/webgpu-node.js';
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout } from '../src/splice/layout.js';
-import { mergeEmbeddings, setFastMerge } from '../src/splice/splice.js';
+import { mergeEmbeddings } from '../src/splice/splice.js';
+import { configurePlatform } from '../src/platform.js';
 import { EMBEDDING_MERGE_WGSL } from '../kernels/embedding-merge.wgsl.js';
 import { EMBEDDING_TABLE_GRAD_WGSL } from '../kernels/embedding-table-grad.wgsl.js';
 import { groupPositionsByToken } from '../kernels/embedding-table-grad.js';
 import { buildRowIndex, mergeEmbeddingsWebGPU } from '../kernels/embedding-merge.js';
 import { registerWebGPUKernels } from '../kernels/register.js';
 import { checkForward, checkGradients, mergeCases } from './kernels-merge-cases.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 
 const generated: Record<string, string> = {
   'embedding-merge.wgsl': EMBEDDING_MERGE_WGSL,
@@ -82,10 +84,7 @@ before(async () => {
 });
 
 test('fused merge equals the plain merge and the reference splice bit for bit', { timeout: 60_000 }, async (t) => {
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
+  if (skip) return skipMissingTool(t, skip);
   const cases = mergeCases();
   let flushed = 0;
   for (const c of cases) {
@@ -98,10 +97,7 @@ test('fused merge equals the plain merge and the reference splice bit for bit', 
 });
 
 test('gradients equal the reference splice gradients', { timeout: 60_000 }, async (t) => {
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
+  if (skip) return skipMissingTool(t, skip);
   // The 70000-row dispatch case is for the forward pass; the cpu reference's gradient would take ~40 s on it.
   const cases = mergeCases().filter((c) => c.layout.batchSize * c.layout.seqLen <= 4096);
   let exactTables = 0;
@@ -117,10 +113,7 @@ test('gradients equal the reference splice gradients', { timeout: 60_000 }, asyn
 });
 
 test('mergeEmbeddings uses the kernel on webgpu automatically', async (t) => {
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
+  if (skip) return skipMissingTool(t, skip);
   const layout = buildSpliceLayout([{ inputIds: [2, -1, -1, 0], runs: [{ modality: 0, instance: 0, start: 1, width: 2 }] }], [2]);
   const table = tf.tensor2d([[0, 0, 0, 0], [1, 1, 1, 1], [2, 2, 2, 2]]);
   const projected = tf.tensor2d([[5, 6, 7, 8], [9, 10, 11, 12]]);
@@ -128,7 +121,7 @@ test('mergeEmbeddings uses the kernel on webgpu automatically', async (t) => {
   const kernelRuns = profile.kernelNames.filter((k) => k === 'MultiTokenEmbeddingMerge').length;
   assert.equal(kernelRuns, 1, `kernels run: ${profile.kernelNames.join(', ')}`);
   assert.ok(!profile.kernelNames.includes('SelectV2'), 'the reference where() did not run');
-  setFastMerge(null);
+  configurePlatform({ fastMerge: null });
   const ref = await tf.profile(() => mergeEmbeddings(table, layout, projected));
   registerWebGPUKernels();
   assert.ok(!ref.kernelNames.includes('MultiTokenEmbeddingMerge'));

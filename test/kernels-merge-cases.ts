@@ -9,8 +9,9 @@
  */
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout, type LayoutRow, type SpliceLayout } from '../src/splice/layout.js';
-import { mergeEmbeddings, setFastMerge } from '../src/splice/splice.js';
-import { Rng } from '../src/lm/sampling.js';
+import { mergeEmbeddings } from '../src/splice/splice.js';
+import { configurePlatform } from '../src/platform.js';
+import { Rng } from '../src/util/rng.js';
 import { mergeEmbeddingsWebGPU } from '../kernels/embedding-merge.js';
 
 /** One merge problem: a layout with its table and projected rows (plain arrays, so expectations are exact). */
@@ -181,11 +182,11 @@ export async function checkForward(c: MergeCase): Promise<CheckResult & { flushe
 
 /** Runs `f` with `mergeEmbeddings`' fast path removed, then restores the fused one. */
 function withoutFastPath<T>(f: () => T): T {
-  setFastMerge(null);
+  configurePlatform({ fastMerge: null });
   try {
     return f();
   } finally {
-    setFastMerge(mergeEmbeddingsWebGPU);
+    configurePlatform({ fastMerge: mergeEmbeddingsWebGPU });
   }
 }
 

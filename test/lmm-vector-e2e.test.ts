@@ -6,7 +6,7 @@ import { loadLMM } from '../src/lmm/load.js';
 import { collate } from '../src/data/collate.js';
 import { generateBatch } from '../src/lmm/generate.js';
 import { makeTinyLMMFiles } from '../src/tiny/tiny-lmm.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import type { ChatRow } from '../src/chat/encode-chat.js';
 
 import '@tensorflow/tfjs-backend-wasm';

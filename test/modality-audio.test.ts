@@ -4,15 +4,16 @@ import { readFile } from 'node:fs/promises';
 import * as wavefileModule from 'wavefile';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-audio.js';
-import { WhisperAudioModality } from '../src/modality/audio-whisper.js';
-import { loadAudio } from '../src/modality/audio-input.js';
-import { decodeMp3, decodeWav, sniffAudioFormat } from '../src/modality/audio-decode.js';
-import { mixToMono, resampleAudio } from '../src/modality/audio-resample.js';
-import { loadWhisperFeatures } from '../src/modality/whisper-features.js';
+import '../src/modality/audio-whisper/register.js';
+import { WhisperAudioModality } from '../src/modality/audio-whisper/audio-whisper.js';
+import { loadAudio } from '../src/media/audio-input.js';
+import { decodeMp3, decodeWav, sniffAudioFormat } from '../src/media/audio-decode.js';
+import { mixToMono, resampleAudio } from '../src/media/audio-resample.js';
+import { loadWhisperFeatures } from '../src/modality/audio-whisper/whisper-features.js';
 import { makeTinyWhisperEncoder } from '../src/tiny/tiny-whisper.js';
+import { initProjector } from '../src/projector/index.js';
 
 // The 30 s end-to-end case runs the encoder over 1500 positions: ~10× faster on wasm than on the cpu backend.
 await import('@tensorflow/tfjs-backend-wasm');
@@ -187,7 +188,7 @@ test('audio_whisper end to end: seed names, 30 s window, [n, 10, lmHidden] throu
   ];
   assert.deepEqual([rows[0]!.count, rows[0]!.mels, rows[0]!.frames], [2, 80, 3000]);
   const lmHidden = 48;
-  const projector = m.buildProjector(lmHidden, () => noise.next());
+  const projector = initProjector(m.projectorSpec, lmHidden, () => noise.next());
   const before = tf.memory().numTensors;
   const feats = await m.encode(rows);
   assert.deepEqual(feats.map((t) => t.shape), [[2, 1, 32], [0, 1, 32], [1, 1, 32]]);
@@ -224,7 +225,7 @@ test('audio_whisper: "mean" pooling works with an encoder-only checkpoint; "deco
   assert.equal(row.frames, 100, 'a 1 s window from the tiny preprocessor_config.json');
   const [f] = await m.encode([row]);
   assert.deepEqual(f!.shape, [1, 1, 32]);
-  const p = m.buildProjector(16, () => 0.5);
+  const p = initProjector(m.projectorSpec, 16, () => 0.5);
   assert.deepEqual(p.apply(f!).shape, [1, 3, 16]);
   await assert.rejects(buildModalities('audio_whisper', {}), /audio_whisper: needs option "encoder"/);
   m.dispose();

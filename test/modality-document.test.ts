@@ -9,11 +9,12 @@ import { tf } from '../src/tf.js';
 import { MemorySource, type ModelSource } from '../src/io/source.js';
 import { BertEncoder, meanPool } from '../src/encoders/bert.js';
 import { buildModalities, modalityFromConfig, type BuildContext } from '../src/modality/registry.js';
-import '../src/modality/builtin-document.js';
-import { DocumentGTEModality } from '../src/modality/document-gte.js';
-import { isDocumentReference } from '../src/modality/document-text.js';
+import '../src/modality/document-gte/register.js';
+import { DocumentGTEModality } from '../src/modality/document-gte/document-gte.js';
+import { isDocumentReference } from '../src/media/document-text.js';
 import { makeTinyBert } from '../src/tiny/tiny-bert.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
+import { initProjector } from '../src/projector/index.js';
 
 await tf.setBackend('cpu');
 
@@ -42,7 +43,7 @@ test('document_gte and document_gte_x16 have the seed\'s shape and projector nam
   assert.deepEqual([m.name, m.token, m.dataKey, m.tokenWidth], ['document_gte', '<document>', 'documents', 4]);
   assert.deepEqual(m.projectorSpec, { type: 'vector_mlp', inputSize: 32, layers: 2, numTokens: 4 });
   const r = rand();
-  const p = m.buildProjector(48, () => r.next());
+  const p = initProjector(m.projectorSpec, 48, () => r.next());
   const names = [...p.parameters().keys()].sort();
   assert.equal(names.length, 16);
   assert.ok(names.includes('mlps.0.0.weight') && names.includes('mlps.3.2.bias'));

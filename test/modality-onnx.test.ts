@@ -5,16 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { PNG } from 'pngjs';
-import '../node/onnx-session.js';
+import '../node/platform.js';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-onnx.js';
-import { OnnxModality } from '../src/modality/onnx-encoder.js';
-import { ImageBindModality, imagebindRoute } from '../src/modality/imagebind.js';
-import type { OnnxItemFeeds } from '../src/modality/onnx-preprocess.js';
+import '../src/modality/onnx/register.js';
+import { OnnxModality } from '../src/modality/onnx/onnx-encoder.js';
+import { ImageBindModality, imagebindRoute } from '../src/modality/onnx/imagebind.js';
+import type { OnnxItemFeeds } from '../src/modality/onnx/onnx-preprocess.js';
 import { decodeModelProto } from '../src/tiny/onnx-schema.js';
 import { tinyOnnxEncoder, type TinyOnnxModel } from '../src/tiny/tiny-onnx.js';
 import { makeTinyBert } from '../src/tiny/tiny-bert.js';
@@ -143,6 +144,31 @@ test('audio_clap builder: the seed\'s shape on a tiny CLAP-layout ONNX export', 
   assert.ok(f!.dataSync().every(Number.isFinite));
   assert.equal(m!.toConfig().kind, 'onnx');
   f!.dispose();
+  m!.dispose?.();
+});
+
+test('audio_clap log-mel equals an independent NumPy reference of the seed\'s extractor (repeatpad and cut clips)', async () => {
+  // test/fixtures/clap-logmel-ref.json is written by bench/reference/clap_logmel_ref.py, which shares no code with
+  // transformers.js: Slaney mel filters, centred periodic-Hann STFT, power → dB, repeatpad, all in float64.
+  const ref = JSON.parse(readFileSync(new URL('./fixtures/clap-logmel-ref.json', import.meta.url), 'utf8')) as {
+    config: Record<string, number>;
+    cases: { name: string; pcm16: string; mel: string; shape: [number, number]; is_longer: boolean }[];
+  };
+  const clap = tinyOnnxEncoder({ inputName: 'input_features', inputShape: [1, -1, 64], reduceAxes: [1, 2], outDim: 512, outputName: 'audio_embeds', seed: 7 });
+  const src = new MemorySource({ 'clap/onnx/audio_model.onnx': clap.bytes, 'clap/preprocessor_config.json': JSON.stringify(ref.config) }, 'mem:/ckpt');
+  const [m] = await buildModalities('audio_clap', { source: src, options: { encoder: 'clap' } });
+  for (const c of ref.cases) {
+    const pcm = new Int16Array(new Uint8Array(Buffer.from(c.pcm16, 'base64')).buffer);
+    const samples = Float32Array.from(pcm, (v) => v / 32767);
+    const expected = new Float32Array(new Uint8Array(Buffer.from(c.mel, 'base64')).buffer);
+    const [item] = (await m!.preprocess([{ array: samples, sampling_rate: ref.config.sampling_rate }])) as OnnxItemFeeds[];
+    const mel = item!.feeds.input_features!;
+    assert.deepEqual(mel.dims, [1, 1, ...c.shape], c.name);
+    let worst = 0;
+    (mel.data as Float32Array).forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected[i]!))));
+    // Values span -100 (the 1e-10 floor, on the zero padding) to +20 dB; measured worst 3e-5 dB (float32 output).
+    assert.ok(worst < 1e-3, `${c.name}: log-mel differs from the reference by ${worst} dB`);
+  }
   m!.dispose?.();
 });
 

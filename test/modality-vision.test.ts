@@ -10,14 +10,16 @@ import { RawImage } from '@huggingface/transformers';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { buildModalities, modalityFromConfig } from '../src/modality/registry.js';
-import '../src/modality/builtin-vision.js';
-import { ClipImagePreprocessor } from '../src/modality/clip-preprocess.js';
-import { loadImage } from '../src/modality/image-input.js';
-import { VisionClipModality } from '../src/modality/vision-clip.js';
-import { VideoClipModality } from '../src/modality/video-clip.js';
-import { setVideoFrameDecoder } from '../src/modality/video-frames.js';
+import '../src/modality/vision-clip/register.js';
+import { ClipImagePreprocessor } from '../src/modality/vision-clip/clip-preprocess.js';
+import { loadImage } from '../src/media/image-input.js';
+import { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
+import { VideoClipModality } from '../src/modality/video/video-clip.js';
+import { configurePlatform } from '../src/platform.js';
 import { ffmpegVideoFrames, hasFfmpeg } from '../node/video-frames.js';
 import { OPENAI_CLIP_MEAN as MEAN, OPENAI_CLIP_STD as STD, makeTinyClipVision, tinyClipPreprocessorJSON } from '../src/tiny/tiny-clip.js';
+import { initProjector } from '../src/projector/index.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 
 const tiny = makeTinyClipVision({ seed: 7 });
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/clip-vision-ref.json', import.meta.url), 'utf8')) as {
@@ -115,7 +117,7 @@ test('vision_clip: 16 patch tokens for 32/8, encode + project shapes, corrupt im
   // Layer −2 patch tokens, CLS dropped: the encoder's own hidden state, rows 1..16.
   const direct = m.encoder.hiddenState(tf.tensor4d(rows[0]!.pixels, [2, 3, 32, 32]), -2).slice([0, 1, 0], [2, 16, 32]);
   assert.deepEqual([...feats[0]!.dataSync()], [...direct.dataSync()]);
-  const proj = m.buildProjector(24, rand);
+  const proj = initProjector(m.projectorSpec, 24, rand);
   assert.deepEqual(proj.apply(feats[0]!).shape, [2, 16, 24]);
   await assert.rejects(m.preprocess([good, new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3])], { rowId: 'req-7' }), {
     name: 'RowError',
@@ -130,7 +132,7 @@ test('vision_clip_pool: 10 tokens from the pooled output; builders and config ro
   assert.deepEqual([pool.name, pool.tokenWidth, pool.projectorSpec], ['vision_clip', 10, { type: 'vector_mlp', inputSize: 32, layers: 2, numTokens: 10 }]);
   const [feats] = await pool.encode([await pool.preprocess([solidPng(4, 4, [1, 2, 3])])]);
   assert.deepEqual(feats!.shape, [1, 1, 32]);
-  assert.deepEqual(pool.buildProjector(24, rand).apply(feats!).shape, [1, 10, 24]);
+  assert.deepEqual(initProjector(pool.projectorSpec, 24, rand).apply(feats!).shape, [1, 10, 24]);
   const cfg = pool.toConfig();
   assert.deepEqual(cfg, { kind: 'vision_clip_pool', name: 'vision_clip', token: '<image>', dataKey: 'images', encoder: 'clip', padToSquare: false, projectorLayers: 2, featureLayer: 'pooled', numTokens: 10 });
   const again = await modalityFromConfig(cfg, { source });
@@ -154,9 +156,9 @@ test('video_clip: frame lists → per-frame pooled CLIP, mean over time, 10 toke
   const mean0 = pooled.slice([0, 0], [3, 32]).mean(0);
   const diff = tf.max(tf.abs(tf.sub(feats!.reshape([2, 32]), tf.stack([mean0, pooled.slice([3, 0], [1, 32]).reshape([32])])))).dataSync()[0]!;
   assert.ok(diff < 1e-6, `mean pooling differs by ${diff}`);
-  assert.deepEqual(v.buildProjector(24, rand).apply(feats!).shape, [2, 10, 24]);
+  assert.deepEqual(initProjector(v.projectorSpec, 24, rand).apply(feats!).shape, [2, 10, 24]);
   await assert.rejects(v.preprocess([[frames[0], 'nope.png']], { rowId: 'v1' }), /row "v1": videos\[0\]\[1\]: .*no file loader/);
-  setVideoFrameDecoder(null);
+  configurePlatform({ videoFrameDecoder: null });
   await assert.rejects(v.preprocess(['clip.mp4'], { rowId: 'v2' }), /row "v2": videos\[0\]: cannot decode video files here: install ffmpeg \(apt-get install ffmpeg\) or pass frames/);
   v.dispose();
 });
@@ -169,7 +171,7 @@ test('video_clip: ffmpeg decodes a video file into N evenly spaced frames', asyn
   } finally {
     process.env.PATH = saved;
   }
-  if (!(await hasFfmpeg())) return t.skip('ffmpeg/ffprobe not on PATH (apt-get install ffmpeg to run this)');
+  if (!(await hasFfmpeg())) return skipMissingTool(t, 'ffmpeg/ffprobe not on PATH (apt-get install ffmpeg to run this)');
   const dir = await mkdtemp(join(tmpdir(), 'video-test-'));
   try {
     const file = join(dir, 'clip.mp4');

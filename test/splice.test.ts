@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout, type LayoutRow } from '../src/splice/layout.js';
 import { mergeEmbeddings, spliceEmbeddings } from '../src/splice/splice.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 
 await tf.setBackend('cpu');
 

@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { runTraining } from '../node/train/run-training.js';
+import { VectorModality } from '../src/modality/vector/vector.js';
 import { TRAIN_DEFAULTS, type TrainArgs } from '../node/train/args.js';
 import { tmpDir, tinyVectorModel, vectorRows, writeJsonl } from './helpers/tiny-vector.js';
 import '../node/index.js';
@@ -195,12 +196,31 @@ test('NaN/inf guard: training stops with a clear message and keeps the last good
   (await loadLMM(path.join(out, `checkpoint-${failedAt - 1}`), { open: openSource })).dispose();
 });
 
-test('--feature_cache: features are stored per row and a second run reuses them with identical losses', async () => {
-  const root = await tmpDir();
-  const cache = path.join(root, 'cache');
-  const a = await runTraining(args({ output_dir: path.join(root, 'a'), max_steps: 4, feature_cache: cache }), quiet);
-  const shards = await readdir(cache);
-  assert.ok(shards.length > 0, 'cache written');
-  const b = await runTraining(args({ output_dir: path.join(root, 'b'), max_steps: 4, feature_cache: cache }), quiet);
-  assert.deepEqual(losses(b.state), losses(a.state));
+test('--feature_cache: a second run never calls the encoder (the first encodes each row once), with identical losses', async () => {
+  // Counts the rows the (frozen) vector encoder sees, across every modality instance runTraining creates.
+  let encoded = 0;
+  const encode = VectorModality.prototype.encode;
+  VectorModality.prototype.encode = function (this: VectorModality, rows) {
+    encoded += rows.length;
+    return encode.call(this, rows);
+  };
+  try {
+    const root = await tmpDir();
+    const cache = path.join(root, 'cache');
+    // 24 rows in batches of 8: steps 1-3 are epoch 1, step 4 revisits 8 rows in epoch 2.
+    const plain = await runTraining(args({ output_dir: path.join(root, 'plain'), max_steps: 4 }), quiet);
+    assert.equal(encoded, 24, 'frozen encoders: 32 row visits, each row encoded once (epoch 2 reuses the in-memory features)');
+    encoded = 0;
+    const a = await runTraining(args({ output_dir: path.join(root, 'a'), max_steps: 4, feature_cache: cache }), quiet);
+    assert.equal(encoded, 24, 'the first run with --feature_cache encodes each row once and stores it');
+    const shards = await readdir(cache);
+    assert.ok(shards.length > 0, 'cache written');
+    encoded = 0;
+    const b = await runTraining(args({ output_dir: path.join(root, 'b'), max_steps: 4, feature_cache: cache }), quiet);
+    assert.equal(encoded, 0, 'a second run reads every row from the cache on disk');
+    assert.deepEqual(losses(a.state), losses(plain.state));
+    assert.deepEqual(losses(b.state), losses(a.state));
+  } finally {
+    VectorModality.prototype.encode = encode;
+  }
 });

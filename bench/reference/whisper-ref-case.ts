@@ -9,7 +9,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { Rng } from '../../src/lm/sampling.js';
+import { Rng } from '../../src/util/rng.js';
 import { makeTinyWhisperEncoder, tinyWhisperPreprocessorConfigJSON, type TinyWhisperOptions } from '../../src/tiny/tiny-whisper.js';
 
 /**

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import { serveCommand } from '../server/cli-serve.js';
+import { serveCommand } from './serve.js';
 import { writeDirAtomic } from '../atomic-write.js';
 import { initRuntime } from '../runtime.js';
 import { tinyFiles } from './make-tiny.js';

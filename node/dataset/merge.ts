@@ -10,7 +10,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { Rng } from '../../src/lm/sampling.js';
+import { Rng } from '../../src/util/rng.js';
 import type { PlainRow } from '../../src/data/arrow-rows.js';
 import { readDataset } from './read-dataset.js';
 import { writeDataset, type OutputFormat } from './write-dataset.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { RowError } from '../../src/modality/modality.js';
+import { RowError } from '../../src/util/row-error.js';
 import { ApiError } from './errors.js';
 import type { MediaFetcher } from './media-fetch.js';
 import { countItems, resolveRowMedia, type ItemParam } from './media-items.js';

@@ -5,7 +5,7 @@
  * it was and, where possible, the request field at fault.
  */
 import type { FastifyError, FastifyReply } from 'fastify';
-import { RowError } from '../../src/modality/modality.js';
+import { RowError } from '../../src/util/row-error.js';
 import { PromptTooLongError } from '../../src/lmm/generate.js';
 
 /** OpenAI's error `type` values (plus ours for 5xx). */

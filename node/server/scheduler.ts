@@ -12,7 +12,7 @@
  */
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { RowError } from '../../src/modality/modality.js';
+import { RowError } from '../../src/util/row-error.js';
 import { streamGenerate, type LMMGenerateOptions } from '../../src/lmm/generate.js';
 import { ApiError, ClientGoneError } from './errors.js';
 

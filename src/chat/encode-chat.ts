@@ -1,5 +1,5 @@
 import type { Modality } from '../modality/modality.js';
-import { RowError } from '../modality/modality.js';
+import { RowError } from '../util/row-error.js';
 import type { PlaceholderRun } from '../splice/layout.js';
 import { IGNORE_INDEX } from '../constants.js';
 import type { ChatMessage, ChatTokenizer } from './chat-tokenizer.js';

@@ -3,7 +3,7 @@
  * number of beeps is a count, for the `<speech>` / `speech_audios` modality (Whisper expects 16 kHz mono).
  * Isomorphic: returns samples; Node writes them as WAV.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { COLOUR_NAMES, SHAPE_KINDS, type ColourName, type ShapeKind } from './shapes-raster.js';
 import { encodeWav16 as encodeWavFile } from '../io/wav-encode.js';
 

@@ -5,7 +5,7 @@
  * per picture, colours are far apart, and each answer type has one fixed wording ("Red.", "A circle.",
  * "Three.", "The first image.", "Yes."), while questions vary.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { BOUND, COLOUR_NAMES, SHAPE_KINDS, type ColourName, type Scene, type ShapeKind, type ShapeSpec } from './shapes-raster.js';
 
 export * from './shapes-raster.js';

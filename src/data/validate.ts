@@ -49,8 +49,8 @@ export function describeBadRow(b: BadRow): string {
 
 /**
  * Token and data key of each built-in modality builder (the seed's `MODALITY_BUILDERS` plus ours), so a
- * dataset can be checked against a builder without loading its encoder. Keep in step with
- * `src/modality/builtins.ts`.
+ * dataset can be checked against a builder without loading its encoder. Keep in step with the families'
+ * `src/modality/<family>/register.ts`.
  */
 export const BUILDER_MODALITY_KEYS: Record<string, ModalityKeys[]> = {
   vision_clip: [{ name: 'vision_clip', token: '<image>', dataKey: 'images' }],

@@ -97,7 +97,10 @@ export function ortSessionFactory(ort: OrtModule, options: object = {}): OnnxSes
 
 let factory: OnnxSessionFactory | null = null;
 
-/** Sets how sessions are made (Node: `node/onnx-session.ts`; tests may inject fakes). `null` restores the default. */
+/**
+ * Sets how sessions are made (Node: `node/onnx-session.ts`, through `configurePlatform`; tests may inject
+ * fakes). `null` restores the default.
+ */
 export function setOnnxSessionFactory(f: OnnxSessionFactory | null): void {
   factory = f;
 }

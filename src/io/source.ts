@@ -90,14 +90,15 @@ export class UrlSource implements ModelSource {
   }
 }
 
-type LocalSourceFactory = (path: string) => ModelSource;
+/** Opens a local path as a model source (Node: a folder reader). */
+export type LocalSourceFactory = (path: string) => ModelSource;
 let localSourceFactory: LocalSourceFactory | null = null;
 
 /**
- * Node registers a folder reader here (`node/index.ts`), so `resolveSource('/models/x')` works in Node while
- * `src/` itself never imports `node:fs`.
+ * Node installs a folder reader here through `configurePlatform` (`src/platform.ts`), so
+ * `resolveSource('/models/x')` works in Node while `src/` itself never imports `node:fs`. `null` removes it.
  */
-export function setLocalSourceFactory(factory: LocalSourceFactory): void {
+export function setLocalSourceFactory(factory: LocalSourceFactory | null): void {
   localSourceFactory = factory;
 }
 

@@ -1,6 +1,7 @@
 import { tf, type Tensor } from '../tf.js';
 import type { ForwardOptions, LlamaForCausalLM } from './llama.js';
-import { Rng, sampleToken, type SamplingOptions } from './sampling.js';
+import { sampleToken, type SamplingOptions } from './sampling.js';
+import { Rng } from '../util/rng.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Default 128. */

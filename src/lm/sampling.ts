@@ -3,6 +3,7 @@
  * (`[B, V]`), which costs little next to the forward pass and keeps sampling exact and reproducible across
  * backends (the same seed gives the same text on wasm and WebGPU whenever the logits agree).
  */
+import type { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
   /** 0 (or undefined) = greedy. */
@@ -13,24 +14,6 @@ export interface SamplingOptions {
   topP?: number;
   /** CTRL-style penalty on tokens already present (1 = off), as Hugging Face applies it. */
   repetitionPenalty?: number;
-}
-
-/** Mulberry32: a small, fast, seedable PRNG; its state is one 32-bit integer so it checkpoints easily. */
-export class Rng {
-  constructor(public state: number) {
-    this.state = state >>> 0;
-  }
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  /** Standard normal (Box–Muller). */
-  normal(): number {
-    const u = Math.max(this.next(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.next());
-  }
 }
 
 /** Applies the repetition penalty in place: positive logits are divided, negative multiplied. */

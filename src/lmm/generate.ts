@@ -1,7 +1,7 @@
 import { tf } from '../tf.js';
 import type { ChatRow } from '../chat/encode-chat.js';
 import type { PreprocessContext } from '../modality/modality.js';
-import { RowError } from '../modality/modality.js';
+import { RowError } from '../util/row-error.js';
 import { buildSpliceLayout } from '../splice/layout.js';
 import { generateTokens, type GenerateOptions } from '../lm/generate.js';
 import { IncrementalDecoder, StopStringFilter } from '../lm/text-stream.js';

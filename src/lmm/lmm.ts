@@ -2,7 +2,7 @@ import { tf, type Tensor } from '../tf.js';
 import type { LlamaForCausalLM } from '../lm/llama.js';
 import { causalLMLoss } from '../lm/loss.js';
 import type { Modality, PreprocessContext } from '../modality/modality.js';
-import { RowError } from '../modality/modality.js';
+import { RowError } from '../util/row-error.js';
 import type { Projector } from '../projector/projector.js';
 import type { ChatTokenizer } from '../chat/chat-tokenizer.js';
 import { encodeChat, type ChatRow, type EncodedChat, type EncodeChatOptions } from '../chat/encode-chat.js';

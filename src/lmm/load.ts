@@ -8,14 +8,21 @@ import { LlamaForCausalLM } from '../lm/llama.js';
 import { fromPreTrainedTokenizer } from '../chat/tokenizer-adapter.js';
 import { buildModalities, modalityFromConfig, type BuildContext } from '../modality/registry.js';
 import type { Modality } from '../modality/modality.js';
-import { projectorFromWeights } from '../projector/index.js';
+import { initProjector, projectorFromWeights } from '../projector/index.js';
 import type { Projector } from '../projector/projector.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora.js';
 import type { MultiTokenSection } from './checkpoint-config.js';
 import { normaliseLMKey, normaliseProjectorKey } from './projector-keys.js';
 import { LMM } from './lmm.js';
-import '../modality/builtins.js';
+// The built-in modality families register their builders and kinds on import, exactly as a user's modality
+// does (examples/custom-modality.ts); loading needs them to rebuild modalities from config.json.
+import '../modality/vector/register.js';
+import '../modality/vision-clip/register.js';
+import '../modality/video/register.js';
+import '../modality/audio-whisper/register.js';
+import '../modality/document-gte/register.js';
+import '../modality/onnx/register.js';
 
 export interface LoadLMMOptions {
   /**
@@ -140,7 +147,7 @@ async function loadProjectors(
       throw new ModelFileError(`${src.location} has no non_lora_trainables.safetensors (or .bin) with projector weights`);
     }
     const rng = new Rng(opts.seed ?? 0);
-    return modalities.map((m) => m.buildProjector(hidden, () => rng.next()));
+    return modalities.map((m) => initProjector(m.projectorSpec, hidden, () => rng.next()));
   }
   const proj = new Map<string, RawTensor>();
   const lmParams = lm.parameters();

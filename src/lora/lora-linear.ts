@@ -1,6 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Linear, LinearAdapter } from '../nn/linear.js';
-import type { Rng } from '../lm/sampling.js';
+import type { Rng } from '../util/rng.js';
 
 /**
  * LoRA (Hu et al., 2021) on one linear layer: `y += (alpha / r) · B · A · dropout(x)`, with A `[r, in]`

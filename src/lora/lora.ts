@@ -1,6 +1,6 @@
 import { tf, type Tensor } from '../tf.js';
 import type { Linear } from '../nn/linear.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { LoraAdapter } from './lora-linear.js';
 
 /** LoRA settings, named as in PEFT's `LoraConfig` / `adapter_config.json`. */

@@ -1,5 +1,5 @@
 import type { Tensor, Variable } from '../tf.js';
-import type { Projector, ProjectorSpec } from '../projector/projector.js';
+import type { ProjectorSpec } from '../projector/projector.js';
 
 /**
  * A modality: how one kind of input (images, audio clips, documents, game-state vectors…) becomes LM tokens.
@@ -11,19 +11,19 @@ import type { Projector, ProjectorSpec } from '../projector/projector.js';
  * - `preprocess` turns one row's raw items (paths, URLs, bytes, arrays) into encoder-ready data on the CPU.
  * - `encode` runs the frozen encoder on a batch of rows: one `[items, featureTokens, featureDim]` tensor per
  *   row (items may be 0).
- * - `buildProjector` makes the trainable projector `[items, featureTokens, featureDim] →
- *   [items, tokenWidth, lmHidden]`, stored as `<name>_lmm_projector.*`.
+ * - `projectorSpec` describes the trainable projector `[items, featureTokens, featureDim] →
+ *   [items, tokenWidth, lmHidden]`, stored as `<name>_lmm_projector.*`. Training and loading both build it from
+ *   the spec (`initProjector` / `projectorFromWeights`), so what trains is what reloads.
  */
 export interface Modality<Pre = unknown> {
   readonly name: string;
   readonly token: string;
   readonly dataKey: string;
   readonly tokenWidth: number;
-  /** The projector shape, kept in config.json so a checkpoint can rebuild it. */
+  /** The projector, kept in config.json: the one description both training and loading build it from. */
   readonly projectorSpec: ProjectorSpec;
   preprocess(values: unknown[], ctx?: PreprocessContext): Promise<Pre>;
   encode(rows: Pre[]): Promise<Tensor[]>;
-  buildProjector(lmHidden: number, rand: () => number): Projector;
   /** JSON-serialisable options that rebuild this modality through its builder (stored in config.json). */
   toConfig(): ModalityConfig;
   /** Frees encoder weights. */
@@ -57,15 +57,4 @@ export interface ModalityConfig {
   token: string;
   dataKey: string;
   [option: string]: unknown;
-}
-
-/** An error about the content of one row or request: always names it. */
-export class RowError extends Error {
-  constructor(
-    readonly rowId: string,
-    message: string,
-  ) {
-    super(`row ${JSON.stringify(rowId)}: ${message}`);
-    this.name = 'RowError';
-  }
 }

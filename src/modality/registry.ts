@@ -1,6 +1,5 @@
 import type { ModelSource } from '../io/source.js';
 import type { Modality, ModalityConfig } from './modality.js';
-import { VectorModality } from './vector.js';
 
 /**
  * What a builder may need: the model folder (encoders ship inside it, or next to it) and per-modality
@@ -26,6 +25,20 @@ const factories = new Map<string, ModalityFactory>();
 /**
  * The builder registry: name → modality list. Mirrors the seed's `MODALITY_BUILDERS`; extend it with
  * `registerModalityBuilder` (and `registerModalityKind` so saved checkpoints can rebuild your modality).
+ * Each built-in family registers itself in its own `register.ts`, the way a user's modality does
+ * (`src/lmm/load.ts` imports them all):
+ *
+ * | builder            | modality (token, data key)                         | family folder    | encoder              |
+ * |--------------------|----------------------------------------------------|------------------|----------------------|
+ * | vector             | vector (`<vector>`, vectors)                       | vector/          | none                 |
+ * | vision_clip        | vision_clip (`<image>`, images), patch tokens      | vision-clip/     | CLIP vision          |
+ * | vision_clip_pool   | vision_clip (`<image>`, images), 10 tokens         | vision-clip/     | CLIP vision          |
+ * | video_clip         | video_clip (`<video>`, videos), 10 tokens          | video/           | CLIP per frame       |
+ * | audio_whisper      | audio_whisper (`<speech>`, speech_audios), 10      | audio-whisper/   | Whisper              |
+ * | document_gte(_x16) | document_gte (`<document>`, documents), 4 / 32     | document-gte/    | BERT/GTE             |
+ * | audio_clap         | audio_clap (`<sound>`, sounds), 5                  | onnx/            | ONNX CLAP audio      |
+ * | imagebind          | imagebind (`<imagebind>`, imagebinds), 4           | onnx/            | ONNX ImageBind       |
+ * | onnx               | any (configurable)                                 | onnx/            | any ONNX encoder     |
  */
 export const MODALITY_BUILDERS: Record<string, ModalityBuilder> = {};
 
@@ -57,27 +70,3 @@ export async function modalityFromConfig(config: ModalityConfig, ctx: BuildConte
   }
   return f(config, ctx);
 }
-
-function numberOption(o: Record<string, unknown>, key: string, fallback?: number): number {
-  const v = o[key];
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (v === undefined && fallback !== undefined) return fallback;
-  throw new Error(`modality option "${key}" must be a number (got ${JSON.stringify(v)})`);
-}
-
-function vectorFrom(o: Record<string, unknown>): VectorModality {
-  if (o.dim === undefined) {
-    throw new Error('the vector modality needs its vector length: --modality_options \'{"dim": 8}\' (also numTokens, token, dataKey)');
-  }
-  return new VectorModality({
-    dim: numberOption(o, 'dim'),
-    numTokens: numberOption(o, 'numTokens', 1),
-    projectorLayers: numberOption(o, 'projectorLayers', 2),
-    name: typeof o.name === 'string' ? o.name : undefined,
-    token: typeof o.token === 'string' ? o.token : undefined,
-    dataKey: typeof o.dataKey === 'string' ? o.dataKey : undefined,
-  });
-}
-
-registerModalityKind('vector', async (config) => vectorFrom(config));
-registerModalityBuilder('vector', async (ctx) => [vectorFrom(ctx.options ?? {})]);

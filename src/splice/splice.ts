@@ -8,7 +8,10 @@ import type { SpliceLayout } from './layout.js';
 export type MergeImpl = (table: Tensor, layout: SpliceLayout, projected: Tensor) => Tensor | null;
 let fastMerge: MergeImpl | null = null;
 
-/** Installs (or removes, with null) the fast path. Returning null from it falls back to the reference. */
+/**
+ * Installs (or removes, with null) the fast path; `configurePlatform({ fastMerge })` (src/platform.ts) calls it.
+ * Returning null from it falls back to the reference.
+ */
 export function setFastMerge(impl: MergeImpl | null): void {
   fastMerge = impl;
 }

@@ -4,7 +4,7 @@
  * `tokenizer.json`, `tokenizer_config.json`. Python's `AutoModel.from_pretrained(dir)` and the project's
  * `BertEncoder.load` read the same folder.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { float32ToRaw, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 import { makeWordPieceTokenizer, wordPieceVocab } from './wordpiece-tokenizer.js';
 

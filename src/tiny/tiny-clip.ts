@@ -3,7 +3,7 @@
  * `CLIPImageProcessor` config), for tests and `make-tiny --arch clip-vision`. Python's
  * `CLIPVisionModel.from_pretrained(dir)` and `CLIPImageProcessor.from_pretrained(dir)` load the folder as is.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { float32ToRaw, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 
 /** Sizes of the tiny tower; defaults give 16 patches of 8×8 on a 32×32 image. */

@@ -1,5 +1,5 @@
 import { tf, type Tensor } from '../tf.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { architectureFor, parseLlamaConfig, type LlamaConfig } from '../lm/config.js';
 
 export type TinyArch = 'llama' | 'mistral' | 'qwen2';

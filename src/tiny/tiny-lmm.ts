@@ -6,12 +6,13 @@ import { lmmCheckpointFiles } from '../lmm/save.js';
 import { LMM } from '../lmm/lmm.js';
 import type { ModalityConfig } from '../modality/modality.js';
 import { modalityFromConfig } from '../modality/registry.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { parseLlamaConfig } from '../lm/config.js';
 import { CHAT_TEMPLATES, type ChatStyle } from './chat-templates.js';
 import { makeTinyTokenizer } from './make-tokenizer.js';
 import { TINY_CORPUS } from './corpus.js';
 import { randomLlamaWeights, tinyLlamaConfigJSON, type TinyArch } from './tiny-llama.js';
+import { initProjector } from '../projector/index.js';
 
 export interface TinyLMOptions {
   arch?: TinyArch;
@@ -92,7 +93,7 @@ export async function makeTinyLMMFiles(o: TinyLMMOptions): Promise<Map<string, U
   const rng = new Rng((o.seed ?? 0) + 1);
   const modalities = [];
   for (const mc of o.modalities) modalities.push(await modalityFromConfig(mc, { source: lmSource }));
-  const projectors = modalities.map((m) => m.buildProjector(base.lm.config.hiddenSize, () => rng.next()));
+  const projectors = modalities.map((m) => initProjector(m.projectorSpec, base.lm.config.hiddenSize, () => rng.next()));
   const lmm = new LMM(base.lm, base.tokenizer, modalities, projectors, {
     modalityBuilder: o.modalityBuilder ?? (o.modalities.map((m) => m.kind).join('+') || undefined),
   });

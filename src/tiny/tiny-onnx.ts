@@ -12,7 +12,7 @@
  *
  * Weights are exposed so a test can compute the expected output by hand.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { OnnxDataType, encodeModelProto } from './onnx-schema.js';
 
 /** Options of {@link tinyOnnxEncoder}. */

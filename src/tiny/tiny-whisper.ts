@@ -2,7 +2,7 @@
  * Tiny random Whisper checkpoints in real Hugging Face format (config.json, model.safetensors with HF names,
  * preprocessor_config.json), for tests and demos that must not download anything.
  */
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { float32ToRaw, serializeSafetensors, type RawTensor } from '../io/safetensors.js';
 
 /** Which Hugging Face class the weight names follow. */

@@ -2,7 +2,7 @@ import { tf, type Tensor } from '../tf.js';
 import type { EncodedChat } from '../chat/encode-chat.js';
 import { collate, type Batch } from '../data/collate.js';
 import type { LMM } from '../lmm/lmm.js';
-import { Rng } from '../lm/sampling.js';
+import { Rng } from '../util/rng.js';
 import { AdamW } from './adamw.js';
 import { accumulate, clipGradNorm } from './grad-utils.js';
 import { learningRate, warmupSteps, type ScheduleType } from './schedule.js';

@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeDirAtomic } from '../../node/atomic-write.js';
 import { makeTinyMultimodalFiles } from '../../src/tiny/tiny-multimodal.js';
-import { Rng } from '../../src/lm/sampling.js';
+import { Rng } from '../../src/util/rng.js';
 
 export async function tmpDir(prefix = 'mt-'): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), prefix));

@@ -13,5 +13,5 @@ export { TFJS_WASM_PATHS } from '../src/wasm-paths.js';
 export { ORT_WASM_PATHS, useOrtWasm, type OrtWasmPaths } from '../src/ort-wasm.js';
 export { PickedFolderSource, directoryPicker } from '../src/file-source.js';
 export { CachedSource, clearModelCache, listCachedModels, urlCacheKey, pickedCacheKey } from '../src/model-cache.js';
-export { webAudioDecoder } from '../../src/modality/audio-input-browser.js';
+export { webAudioDecoder } from '../../src/media/audio-input-browser.js';
 export { encodeWav } from '../src/wav.js';

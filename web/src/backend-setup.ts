@@ -1,11 +1,14 @@
 /**
- * One call that gets a page ready to run models: picks the tfjs backend, installs the kernel fallbacks the
- * model code needs on it, and registers the project's WGSL kernels when the backend is WebGPU.
+ * One call that gets a page ready to run models: installs the browser's platform, picks the tfjs backend,
+ * installs the kernel fallbacks the model code needs on it, and registers the project's WGSL kernels when the
+ * backend is WebGPU.
  */
 import { selectBrowserBackend, describeSelection, type BackendName, type SkippedBackend } from '../../src/backend.js';
 import { installKernelFallbacks } from '../../src/backend-fallbacks.js';
 import { TFJS_WASM_PATHS } from './wasm-paths.js';
 import { useOrtWasm, type OrtWasmPaths } from './ort-wasm.js';
+import { configurePlatform } from '../../src/platform.js';
+import { BROWSER_PLATFORM } from './browser-platform.js';
 
 /**
  * Order the demo tries backends in. wasm comes before webgl on purpose: for batch-1 decoding of a language model
@@ -42,12 +45,13 @@ export interface BackendSetup {
 }
 
 /**
- * Selects a backend with the bundled wasm binaries, installs kernel fallbacks (wasm and cpu lack kernels the
- * models use), points onnxruntime-web at its shipped wasm and, on WebGPU, registers the WGSL splice kernels. The kernels module is imported lazily so a
- * page that ends up on wasm never downloads it, and defensively: the model still runs on the reference ops
- * without it.
+ * Installs the browser platform (browser-platform.ts), selects a backend with the bundled wasm binaries, installs
+ * kernel fallbacks (wasm and cpu lack kernels the models use), points onnxruntime-web at its shipped wasm and, on
+ * WebGPU, registers the WGSL splice kernels. The kernels module is imported lazily so a page that ends up on wasm
+ * never downloads it, and defensively: the model still runs on the reference ops without it.
  */
 export async function initBrowserBackend(opts: InitBackendOptions = {}): Promise<BackendSetup> {
+  configurePlatform(BROWSER_PLATFORM);
   useOrtWasm(opts.ortWasmPaths);
   const sel = await selectBrowserBackend({
     force: opts.force,

@@ -4,9 +4,9 @@
  * (`<image>`) at the start of its user turn, the LLaVA convention the demo models are trained with.
  */
 import type { ChatRow } from '../../src/chat/encode-chat.js';
-import { sniffAudioFormat } from '../../src/modality/audio-decode.js';
-import { webAudioDecoder } from '../../src/modality/audio-input-browser.js';
-import { mixToMono } from '../../src/modality/audio-resample.js';
+import { sniffAudioFormat } from '../../src/media/audio-decode.js';
+import { webAudioDecoder } from '../../src/media/audio-input-browser.js';
+import { mixToMono } from '../../src/media/audio-resample.js';
 import type { ModalityInput } from './modality-inputs.js';
 
 /** A file attached to a user turn, bound to the modality that will read it. */

@@ -2,8 +2,8 @@
  * Webcam snapshots and microphone recordings, for browsers that have them (both need a secure context and the
  * user's permission; the buttons are hidden where the APIs are missing).
  */
-import { webAudioDecoder } from '../../src/modality/audio-input-browser.js';
-import { mixToMono } from '../../src/modality/audio-resample.js';
+import { webAudioDecoder } from '../../src/media/audio-input-browser.js';
+import { mixToMono } from '../../src/media/audio-resample.js';
 import { encodeWav } from './wav.js';
 
 /** Whether `getUserMedia` exists (it is undefined outside secure contexts). */

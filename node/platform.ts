@@ -1,0 +1,20 @@
+/**
+ * Node's platform: local folders as model sources, local paths as item bytes, ONNX on onnxruntime-node, video
+ * frames with ffmpeg. Importing this module installs it, once; every Node entry point (`node/index.ts`, and
+ * through it the CLI and the server) imports it first.
+ */
+import { configurePlatform, type HostPlatform } from '../src/platform.js';
+import { FolderSource } from './folder-source.js';
+import { localLoader } from './media-local.js';
+import { nodeOnnxSessionFactory } from './onnx-session.js';
+import { ffmpegVideoFrames } from './video-frames.js';
+
+/** Node's hooks (see `Platform` in src/platform.ts for what each one does). */
+export const NODE_PLATFORM: HostPlatform = {
+  localSource: (p) => new FolderSource(p),
+  loadBytes: localLoader(),
+  onnxSessionFactory: nodeOnnxSessionFactory(),
+  videoFrameDecoder: ffmpegVideoFrames,
+};
+
+configurePlatform(NODE_PLATFORM);

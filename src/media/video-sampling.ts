@@ -1,0 +1,12 @@
+/** Which frames of a video to keep: shared by every frame decoder (ffmpeg, `<video>`) and by frame lists. */
+
+/** `n` evenly spaced sample times over `duration` seconds: the middle of each of `n` equal segments. */
+export function sampleTimes(duration: number, n: number): number[] {
+  return Array.from({ length: n }, (_, i) => (duration * (i + 0.5)) / n);
+}
+
+/** Picks `n` items evenly from a longer list (all of them when it has at most `n`). */
+export function sampleEvenly<T>(items: T[], n: number): T[] {
+  if (items.length <= n) return items;
+  return Array.from({ length: n }, (_, i) => items[Math.floor(((i + 0.5) * items.length) / n)]!);
+}
