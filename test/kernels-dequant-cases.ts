@@ -8,7 +8,7 @@
  * to Σ|x|·|w| of each output; a misread nibble, group or zero point is off by a whole quantization step.
  */
 import { tf, type Tensor2D } from '../src/tf.js';
-import { Rng } from '../src/lm/sampling.js';
+import { Rng } from '../src/util/rng.js';
 import { float32ToHalfBytes } from '../src/io/half-float.js';
 import { dequantize, packFloat, packQuantized, packedLayout, type PackedFormat, type PackedWords } from '../kernels/packed-weight.js';
 import { dequantMatMul, disposePacked, packedToTensors } from '../kernels/dequant-matmul.js';
