@@ -35,8 +35,8 @@ test('a q4 LMM on the WebGPU engine answers like tfjs on the dequantized weights
   if (skip) return t.skip(skip);
   const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vector'], hiddenSize: 64, numHiddenLayers: 2, seed: 3 });
   const { quantized, float } = quantizeFiles(files, 4, 16, false);
-  const gpu = await loadGpuLMM(new MemorySource(quantized), { maxSeq: 128 });
-  const ref = await loadLMM(new MemorySource(float));
+  const gpu = await loadGpuLMM(new MemorySource(Object.fromEntries(quantized)), { maxSeq: 128 });
+  const ref = await loadLMM(new MemorySource(Object.fromEntries(float)));
   try {
     const tokens: number[] = [];
     let text = '';
@@ -56,5 +56,5 @@ test('a q4 LMM on the WebGPU engine answers like tfjs on the dequantized weights
 
 test('loadGpuLMM refuses an unmerged LoRA adapter, naming the folder', async () => {
   const files = new Map<string, Uint8Array | string>([['config.json', '{"model_type":"llama"}'], ['adapter_config.json', '{}']]);
-  await assert.rejects(loadGpuLMM(new MemorySource(files, 'memory:lora')), (e: Error) => e instanceof ModelFileError && /memory:lora holds a LoRA adapter: merge it/.test(e.message));
+  await assert.rejects(loadGpuLMM(new MemorySource(Object.fromEntries(files), "memory:lora")), (e: Error) => e instanceof ModelFileError && /memory:lora holds a LoRA adapter: merge it/.test(e.message));
 });
