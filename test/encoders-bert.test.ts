@@ -24,7 +24,16 @@ interface RefCase {
   mean_pooled: number[][];
 }
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/bert-ref.json', import.meta.url), 'utf8')) as { cases: RefCase[] };
+interface TokenizerCase {
+  text: string | [string, string];
+  input_ids: number[];
+  token_type_ids: number[];
+}
+
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/bert-ref.json', import.meta.url), 'utf8')) as {
+  cases: RefCase[];
+  tokenizer_cases: TokenizerCase[];
+};
 const TOL = 1e-4;
 
 function maxDiff(got: number[], want: number[]): number {
@@ -50,13 +59,34 @@ for (const c of fixture.cases) {
   });
 }
 
-test('the tiny WordPiece tokenizer loads as BertTokenizer and gives the fixture ids', async () => {
-  const c = fixture.cases[0]!;
-  const tok = await loadTokenizer(new MemorySource(makeTinyBert(c.options)));
-  assert.equal(tok.constructor.name, 'BertTokenizer');
-  const ids = tok.encode(c.texts[0] as string);
-  assert.deepEqual(ids, c.input.input_ids[0]!.filter((_, i) => c.input.attention_mask[0]![i] === 1));
-  assert.equal(tok.decode(ids, { skip_special_tokens: true }), (c.texts[0] as string).toLowerCase());
+test('the WordPiece tokenizer gives the ids of an independent Python WordPiece (bench/reference/wordpiece_ref.py)', async () => {
+  const encode = async (options: TinyBertOptions, text: string | [string, string]) => {
+    const tok = await loadTokenizer(new MemorySource(makeTinyBert(options)));
+    assert.equal(tok.constructor.name, 'BertTokenizer');
+    const e = (Array.isArray(text) ? tok(text[0], { text_pair: text[1], return_tensor: false }) : tok(text, { return_tensor: false })) as unknown as {
+      input_ids: number[];
+      token_type_ids: number[];
+    };
+    return { ids: e.input_ids, types: e.token_type_ids };
+  };
+  // The encoder cases' inputs (right-padded batches) and the tokenizer-only cases, all from the Python tokenizer.
+  for (const c of fixture.cases) {
+    for (const [row, text] of c.texts.entries()) {
+      const real = (a: number[]) => a.filter((_, i) => c.input.attention_mask[row]![i] === 1);
+      const got = await encode(c.options, text);
+      assert.deepEqual(got.ids, real(c.input.input_ids[row]!), `${c.name} row ${row}`);
+      assert.deepEqual(got.types, real(c.input.token_type_ids[row]!), `${c.name} row ${row} token types`);
+    }
+  }
+  assert.ok(fixture.tokenizer_cases.length >= 8);
+  for (const t of fixture.tokenizer_cases) {
+    const got = await encode({}, t.text);
+    assert.deepEqual(got.ids, t.input_ids, JSON.stringify(t.text));
+    assert.deepEqual(got.types, t.token_type_ids, `${JSON.stringify(t.text)}: token types`);
+  }
+  const tok = await loadTokenizer(new MemorySource(makeTinyBert({})));
+  const text = fixture.cases[0]!.texts[0] as string;
+  assert.equal(tok.decode(tok.encode(text), { skip_special_tokens: true }), text.toLowerCase());
 });
 
 test('padding does not change the real tokens\' outputs', async () => {

@@ -19,25 +19,25 @@ function png(r: number, g: number, b: number, size = 32): string {
   return `data:image/png;base64,${PNG.sync.write(img).toString('base64')}`;
 }
 
-test('several instances and modalities in one prompt: <image> <image> and <speech>, end to end', async () => {
+test('several instances and modalities in one prompt: <image> <image> and <speech>, each item changes the output', async () => {
   const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip', 'audio_whisper'], hiddenSize: 32, numHiddenLayers: 1, seed: 4 });
   const lmm = await loadLMM(new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v]))));
   assert.deepEqual(lmm.modalities.map((m) => [m.name, m.token, m.tokenWidth]), [['vision_clip', '<image>', 16], ['audio_whisper', '<speech>', 10]]);
   const wav = encodeWav16(synthBeeps(660, 2), 16000);
-  const row = (second: string) => ({
+  const row = (second: string, speech: Uint8Array = wav) => ({
     id: 'mixed',
     messages: [{ role: 'user', content: 'Compare <image> and <image>, then answer the question asked in <speech>' }],
     images: [png(255, 0, 0), second],
-    speech_audios: [wav],
+    speech_audios: [speech],
   });
   const [a] = await generateBatch(lmm, [row(png(0, 0, 255))], { maxNewTokens: 4 });
   // Two 16-token image runs and one 10-token audio run in the prompt.
   assert.equal(a.promptIds.filter((x) => x === -1).length, 32);
   assert.equal(a.promptIds.filter((x) => x === -2).length, 10);
   assert.equal(a.completionTokens, 4);
-  // The items reach the model: a different second image changes the next-token distribution.
-  const logitsFor = async (second: string) => {
-    const enc = lmm.encodeRow(row(second), { mode: 'generate' });
+  // The items reach the model: a different second image, or a different clip, changes the next-token distribution.
+  const logitsFor = async (second: string, speech?: Uint8Array) => {
+    const enc = lmm.encodeRow(row(second, speech), { mode: 'generate' });
     const { buildSpliceLayout } = await import('../src/splice/layout.js');
     const layout = buildSpliceLayout([enc], lmm.tokenWidths);
     const pre = await lmm.preprocess(lmm.modalities.map((_, m) => [enc.items[m]]), [enc.id]);
@@ -52,6 +52,12 @@ test('several instances and modalities in one prompt: <image> <image> and <speec
   let diff = 0;
   for (let i = 0; i < blue.length; i++) diff = Math.max(diff, Math.abs(blue[i] - green[i]));
   assert.ok(diff > 1e-4, `logits do not depend on the image (max diff ${diff})`);
+  const otherClip = await logitsFor(png(0, 0, 255), encodeWav16(synthBeeps(440, 3), 16000));
+  let speechDiff = 0;
+  for (let i = 0; i < blue.length; i++) speechDiff = Math.max(speechDiff, Math.abs(blue[i] - otherClip[i]));
+  assert.ok(speechDiff > 1e-4, `logits do not depend on the <speech> item (max diff ${speechDiff})`);
+  const same = await logitsFor(png(0, 0, 255));
+  assert.deepEqual(same, blue, 'the same items give the same logits, so the differences come from the items');
   // A mismatch between tokens and items names the row.
   await assert.rejects(generateBatch(lmm, [{ ...row(png(0, 0, 0)), images: [png(1, 1, 1)] }]), /row "mixed": 2 <image> token\(s\) in the text but 1 item\(s\) in "images"/);
   lmm.dispose();
