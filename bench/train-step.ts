@@ -1,6 +1,6 @@
 /**
  * One full-finetune optimizer step of a tiny LMM — ours (`Trainer.step()`: collate → features → variableGrads of
- * `LMM.loss` → clip → AdamW) on the fastest local tfjs backend vs the same model, weights, batch and step in
+ * `LMM.loss` → clip → AdamW) on the default Node engine (wasm + onnxruntime; `--backend` picks another) vs the same model, weights, batch and step in
  * PyTorch CPU (`bench/reference/train_step_ref.py`, float32, AdamW). Prints ONE JSON line: median step times,
  * tokens/s, the ratio ours/PyTorch (goal ≤ 1.5×, DESIGN.md "Performance targets"), a numerical agreement
  * check (first-step loss, and the loss on the same batch after one AdamW step), and our top kernels.
@@ -26,6 +26,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf, type Tensor } from '../src/tf.js';
 import { initRuntime } from '../node/runtime.js';
+import { ortEngineActive } from '../node/ort/engine.js';
+import { ortThreads } from '../node/ort/binding.js';
 import { FolderSource } from '../node/folder-source.js';
 import { loadLMM } from '../src/lmm/load.js';
 import { LMM } from '../src/lmm/lmm.js';
@@ -147,7 +149,8 @@ async function main() {
       numKeyValueHeads: S.kvHeads, vocabSize: S.vocab, maxPositionEmbeddings: 4096, seed: SEED,
     });
     for (const [k, v] of files) await writeFile(path.join(dir, k), v);
-    const base = await loadLMM(new FolderSource(dir));
+    // Full finetune: the LM's weights are trainable tfjs variables (not engine-held frozen weights).
+    const base = await loadLMM(new FolderSource(dir), { trainableLM: true });
     const modality = new FeatureModality();
     const rng = new Rng(SEED + 1);
     const projector = initProjector(modality.projectorSpec, S.hidden, () => rng.next());
@@ -289,7 +292,7 @@ async function main() {
         params: [...trainable.values()].reduce((s, v) => s + v.size, 0),
         modality: `precomputed features [1, ${S.patches}, ${S.featDim}] per item → patch MLP (mlp2x_gelu) → ${S.patches} tokens; no encoder in the timing` },
       batch: S.batch, seq: S.seq, tokens_per_step: tokens, step: `full finetune: forward + backward + clip ${MAX_GRAD_NORM} + AdamW (lr ${LR}, wd ${WEIGHT_DECAY}), float32`,
-      ours: { backend, threads: 1, median_s: r4(mOurs), tokens_per_s: Math.round(tokens / mOurs), median_cpu_s: r4(median(oursCpu)), steps: ours.length },
+      ours: { backend, engine: ortEngineActive() ? 'onnxruntime' : null, threads: ortEngineActive() ? ortThreads() : 1, median_s: r4(mOurs), tokens_per_s: Math.round(tokens / mOurs), median_cpu_s: r4(median(oursCpu)), steps: ours.length },
       pytorch: { torch: ref.info.torch, blas: ref.info.blas,
         threads_all: { threads: cpus, median_s: r4(mN), tokens_per_s: Math.round(tokens / mN), median_cpu_s: r4(median(ptNCpu)), steps: ptN.length },
         threads_1: { threads: 1, median_s: r4(m1), tokens_per_s: Math.round(tokens / m1), median_cpu_s: r4(median(pt1Cpu)), steps: pt1.length } },

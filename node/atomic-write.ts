@@ -58,12 +58,18 @@ function checkRelative(name: string, dir: string): string[] {
 }
 
 /**
+ * A file too big to hold in memory: called with the path to create, it writes (and fsyncs) the file itself,
+ * for example by streaming tensors into it (`node/io/safetensors-write.ts`).
+ */
+export type FileWriter = (fullPath: string) => Promise<void>;
+
+/**
  * Write a whole folder atomically: every file (names are '/'-separated relative paths) goes into
  * `dir.tmp-<pid>-<random>`, is fsynced, then the folder is renamed to `dir`. An existing `dir` is first renamed
  * aside and removed only after the new one is in place (if the swap fails, it is put back). Between the two
  * renames `dir` is briefly absent — never partial.
  */
-export async function writeDirAtomic(dir: string, files: Map<string, Uint8Array | string>): Promise<void> {
+export async function writeDirAtomic(dir: string, files: Map<string, Uint8Array | string | FileWriter>): Promise<void> {
   const target = path.resolve(dir);
   const parts = new Map([...files.keys()].map((name) => [name, checkRelative(name, dir)])); // fail before writing
   const tmp = tempName(target, 'tmp');
@@ -73,7 +79,8 @@ export async function writeDirAtomic(dir: string, files: Map<string, Uint8Array 
     for (const [name, data] of files) {
       const full = path.join(tmp, ...parts.get(name)!);
       await mkdir(path.dirname(full), { recursive: true });
-      await writeAndSync(full, data);
+      if (typeof data === 'function') await data(full);
+      else await writeAndSync(full, data);
     }
     await syncDir(tmp);
   } catch (e) {

@@ -7,6 +7,11 @@
  *
  * wasm in Node is single-threaded: tfjs disables WASM_HAS_MULTITHREAD_SUPPORT under Node, and forcing it on
  * makes init fail (its pthread workers are `blob:` URLs, which Node's Worker refuses). SIMD is used.
+ *
+ * Without tfjs-node the default is the Node CPU engine: a tfjs CPU backend for the many small ops plus
+ * onnxruntime-node (bundled with transformers.js) for the matmul family and for Linear weights held outside tfjs
+ * memory (f16, int8, int4), see node/ort/. `wasm+onnxruntime` / `cpu+onnxruntime` force a host; plain `wasm`
+ * and `cpu` run without it.
  */
 import { tf } from '../src/tf.js';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
@@ -14,7 +19,12 @@ import { describeSelection, type BackendSelection } from '../src/backend.js';
 import { initNodeWebGPU } from './webgpu-node.js';
 
 /** What `--backend` / `MULTI_TOKEN_BACKEND` may name. `auto` (or empty) means "best available". */
-export const NODE_BACKEND_CHOICES = ['auto', 'tensorflow', 'tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu', 'webgpu'] as const;
+export const NODE_BACKEND_CHOICES = [
+  'auto', 'tensorflow', 'tfjs-node-gpu', 'tfjs-node', 'onnxruntime', 'wasm+onnxruntime', 'cpu+onnxruntime', 'wasm', 'cpu', 'webgpu',
+] as const;
+
+/** The tfjs backend the onnxruntime engine sits on by default (measured in bench/RESULTS.md, "Node CPU engine"). */
+export const ORT_DEFAULT_HOST: 'wasm' | 'cpu' = 'wasm';
 
 /** Options for {@link selectNodeBackend}. */
 export interface NodeBackendOptions {
@@ -24,8 +34,8 @@ export interface NodeBackendOptions {
   quiet?: boolean;
 }
 
-type Candidate = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu' | 'webgpu';
-const AUTO_ORDER: Candidate[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+type Candidate = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm+onnxruntime' | 'cpu+onnxruntime' | 'wasm' | 'cpu' | 'webgpu';
+const AUTO_ORDER: Candidate[] = ['tfjs-node-gpu', 'tfjs-node', `${ORT_DEFAULT_HOST}+onnxruntime`, 'wasm', 'cpu'];
 
 /** Thrown by an attempt: its message becomes the skip reason. */
 class Unavailable extends Error {}
@@ -49,13 +59,14 @@ export async function selectNodeBackend(opts: NodeBackendOptions = {}): Promise<
   const order: Candidate[] =
     !forced || forced === 'auto' ? AUTO_ORDER
       : forced === 'tensorflow' ? ['tfjs-node-gpu', 'tfjs-node']
-        : [forced as Candidate];
+        : forced === 'onnxruntime' ? [`${ORT_DEFAULT_HOST}+onnxruntime`]
+          : [forced as Candidate];
 
   const skipped: { name: string; reason: string }[] = [];
   for (const candidate of order) {
     try {
       const name = await tryCandidate(candidate);
-      const sel = { name, skipped };
+      const sel: BackendSelection<string> = candidate.endsWith('+onnxruntime') ? { name, skipped, engine: 'onnxruntime' } : { name, skipped };
       if (!opts.quiet) process.stderr.write(`[multi-token] ${describeSelection(sel)}\n`);
       return sel;
     } catch (err) {
@@ -82,6 +93,19 @@ export function backendFlag(argv: readonly string[] = process.argv): string | un
 
 /** Starts one candidate and returns the tfjs backend name now active. */
 async function tryCandidate(candidate: Candidate): Promise<string> {
+  const { installOrtEngine, uninstallOrtEngine } = await import('./ort/engine.js');
+  if (candidate.endsWith('+onnxruntime')) {
+    const host = candidate === 'cpu+onnxruntime' ? 'cpu' : 'wasm';
+    const name = await tryCandidate(host);
+    try {
+      installOrtEngine(name);
+    } catch (e) {
+      throw new Unavailable(`onnxruntime-node did not start: ${errorText(e)}`);
+    }
+    return name;
+  }
+  // A plain wasm/cpu after the engine ran on it in this process: put the backend's own kernels back.
+  if (candidate === 'wasm' || candidate === 'cpu') uninstallOrtEngine(candidate);
   switch (candidate) {
     case 'tfjs-node-gpu':
       await importOptional('@tensorflow/tfjs-node-gpu', 'npm i @tensorflow/tfjs-node-gpu on a CUDA machine');
@@ -105,6 +129,8 @@ async function tryCandidate(candidate: Candidate): Promise<string> {
       }
       return activate('webgpu');
     }
+    default:
+      throw new Unavailable(`unknown candidate ${candidate}`);
   }
 }
 

@@ -9,6 +9,7 @@ import { registerDatasetCommands } from './commands/dataset.js';
 import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
+import { registerQuantize } from './commands/quantize.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerEval(program);
   registerServe(program);
   registerStart(program);
+  registerQuantize(program);
   return program;
 }
 

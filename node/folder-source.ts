@@ -3,7 +3,7 @@
  * leave the folder (`..`, an absolute path, a drive letter, a backslash) is refused. Symlinks inside the folder
  * are followed on purpose: a Hugging Face cache snapshot is a folder of symlinks into `../../blobs/`.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFileError, UrlSource, type ModelSource } from '../src/io/source.js';
 
@@ -39,6 +39,40 @@ export class FolderSource implements ModelSource {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT') throw new ModelFileError(`missing file ${full}`);
       throw new ModelFileError(`could not read ${full}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Reads `[start, end)` into a fresh, unpooled buffer (so typed-array views of it are aligned). */
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    const full = this.resolve(name);
+    const out = new Uint8Array(end - start);
+    let fh;
+    try {
+      fh = await open(full, 'r');
+      let done = 0;
+      // One read returns at most ~2 GiB on Linux: loop until the range is filled.
+      while (done < out.byteLength) {
+        const { bytesRead } = await fh.read(out, done, Math.min(out.byteLength - done, 1 << 30), start + done);
+        if (bytesRead === 0) throw new ModelFileError(`${full}: file ends before byte ${end} (truncated?)`);
+        done += bytesRead;
+      }
+    } catch (e) {
+      if (e instanceof ModelFileError) throw e;
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new ModelFileError(`missing file ${full}`);
+      throw new ModelFileError(`could not read ${full}: ${(e as Error).message}`);
+    } finally {
+      await fh?.close();
+    }
+    return out;
+  }
+
+  async size(name: string): Promise<number> {
+    const full = this.resolve(name);
+    try {
+      return (await stat(full)).size;
+    } catch (e) {
+      throw new ModelFileError(`could not stat ${full}: ${(e as Error).message}`);
     }
   }
 

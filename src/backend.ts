@@ -21,6 +21,8 @@ export interface SkippedBackend<N extends string = BackendName> {
 export interface BackendSelection<N extends string = BackendName> {
   name: N;
   skipped: SkippedBackend<N>[];
+  /** An engine running beside the tfjs backend (Node: `onnxruntime` for matmuls and frozen weights). */
+  engine?: string;
 }
 
 /** Options for {@link selectBrowserBackend}. */
@@ -89,7 +91,7 @@ export async function selectBrowserBackend(opts: BrowserBackendOptions = {}): Pr
  */
 export function describeSelection(sel: BackendSelection<string>): string {
   const skipped = sel.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  return `backend: ${sel.name}` + (skipped ? ` (skipped ${skipped})` : '');
+  return `backend: ${sel.name}${sel.engine ? ` + ${sel.engine}` : ''}` + (skipped ? ` (skipped ${skipped})` : '');
 }
 
 async function tryBackend(name: BackendName, opts: BrowserBackendOptions): Promise<void> {

@@ -14,6 +14,8 @@ import { DEFAULT_LOAD_BYTES, setDefaultLoadBytes, type LoadBytes } from './io/de
 import { setOnnxSessionFactory, type OnnxSessionFactory } from './encoders/onnx-runtime.js';
 import { setVideoFrameDecoder, type VideoFrameDecoder } from './media/video-frames.js';
 import { setFastMerge, type MergeImpl } from './splice/splice.js';
+import { setMemoryBudgetProvider, type MemoryBudget } from './lm/memory-plan.js';
+import { setFrozenWeightPlacer, type FrozenWeightPlacer } from './nn/frozen-weight.js';
 
 /** Everything a host or backend can plug in. `null` restores the isomorphic default. */
 export interface Platform {
@@ -27,13 +29,24 @@ export interface Platform {
   videoFrameDecoder: VideoFrameDecoder | null;
   /** A faster `mergeEmbeddings` for the current backend (WebGPU's kernel). Default: the tfjs-op reference. */
   fastMerge: MergeImpl | null;
+  /**
+   * How much memory a model may take, checked before loading (src/lm/memory-plan.ts). Default: none (no check).
+   * Node reports MemAvailable / the cgroup limit, and the wasm heap for what tfjs holds.
+   */
+  memoryBudget: (() => MemoryBudget | null) | null;
+  /**
+   * Where frozen Linear weights live and how they multiply (src/nn/frozen-weight.ts): the Node engine's
+   * onnxruntime placer (f32/f16/int8/int4 outside tfjs memory), WGSL kernels on WebGPU. Default: none
+   * (ordinary float32 tfjs tensors; quantized checkpoints are widened at load).
+   */
+  frozenWeights: FrozenWeightPlacer | null;
 }
 
 /**
- * What a host supplies: every field but the backend's `fastMerge`, all of them required, so a host cannot
- * forget one (the Node CLI once shipped without its video decoder that way).
+ * What a host supplies: every field but the backend's `fastMerge` and `frozenWeights`, all of them required, so a
+ * host cannot forget one (the Node CLI once shipped without its video decoder that way).
  */
-export type HostPlatform = Omit<Platform, 'fastMerge'>;
+export type HostPlatform = Omit<Platform, 'fastMerge' | 'frozenWeights'>;
 
 const installers: { [K in keyof Platform]: (value: Platform[K]) => void } = {
   localSource: setLocalSourceFactory,
@@ -41,6 +54,8 @@ const installers: { [K in keyof Platform]: (value: Platform[K]) => void } = {
   onnxSessionFactory: setOnnxSessionFactory,
   videoFrameDecoder: setVideoFrameDecoder,
   fastMerge: setFastMerge,
+  memoryBudget: setMemoryBudgetProvider,
+  frozenWeights: setFrozenWeightPlacer,
 };
 
 /** Installs the given hooks; fields left out keep their current value. */

@@ -44,15 +44,16 @@ async function withEnv<T>(value: string | undefined, fn: () => Promise<T>): Prom
   }
 }
 
-test('auto selection skips the absent tfjs-node packages, picks wasm, and prints one line', async () => {
+test('auto selection skips the absent tfjs-node packages, picks wasm + onnxruntime, and prints one line', async () => {
   const { value: sel, text } = await withEnv(undefined, () => captureStderr(() => selectNodeBackend()));
   assert.equal(sel.name, 'wasm');
+  assert.equal(sel.engine, 'onnxruntime');
   assert.equal(tf.getBackend(), 'wasm');
   assert.deepEqual(sel.skipped.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node']);
   for (const s of sel.skipped) assert.match(s.reason, /^not installed \(npm i @tensorflow\/tfjs-node/);
   assert.equal(
     text,
-    '[multi-token] backend: wasm (skipped tfjs-node-gpu: not installed (npm i @tensorflow/tfjs-node-gpu on a ' +
+    '[multi-token] backend: wasm + onnxruntime (skipped tfjs-node-gpu: not installed (npm i @tensorflow/tfjs-node-gpu on a ' +
       'CUDA machine); tfjs-node: not installed (npm i @tensorflow/tfjs-node))\n',
   );
   const y = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));
@@ -87,6 +88,27 @@ test('MULTI_TOKEN_BACKEND is honoured, and the flag wins over it', async () => {
   assert.equal(auto.name, 'wasm');
 });
 
+test('the onnxruntime engine can be forced on wasm or cpu, and plain wasm/cpu put the own kernels back', async () => {
+  const { ortStats } = await import('../node/ort/binding.js');
+  const product = async () => {
+    const before = ortStats.runs;
+    const y = tf.matMul(tf.ones([64, 128]), tf.ones([128, 64]));
+    assert.equal((await y.data())[0], 128);
+    return ortStats.runs - before;
+  };
+  for (const force of ['cpu+onnxruntime', 'wasm+onnxruntime', 'onnxruntime'] as const) {
+    const { value: sel, text } = await captureStderr(() => selectNodeBackend({ force }));
+    assert.equal(sel.engine, 'onnxruntime', force);
+    assert.equal(text, `[multi-token] backend: ${sel.name} + onnxruntime\n`);
+    assert.equal(await product(), 1, `${force}: the matmul ran in onnxruntime`);
+  }
+  for (const force of ['wasm', 'cpu'] as const) {
+    const sel = await selectNodeBackend({ force, quiet: true });
+    assert.equal(sel.engine, undefined);
+    assert.equal(await product(), 0, `${force}: the backend's own matmul`);
+  }
+});
+
 test('backendFlag reads --backend x and --backend=x', () => {
   assert.equal(backendFlag(['node', 'cli', '--backend', 'cpu']), 'cpu');
   assert.equal(backendFlag(['node', 'cli', '--backend=wasm', 'train']), 'wasm');
@@ -95,6 +117,7 @@ test('backendFlag reads --backend x and --backend=x', () => {
 
 test('describeSelection makes one line', () => {
   assert.equal(describeSelection({ name: 'cpu', skipped: [] }), 'backend: cpu');
+  assert.equal(describeSelection({ name: 'wasm', skipped: [], engine: 'onnxruntime' }), 'backend: wasm + onnxruntime');
   assert.equal(
     describeSelection({ name: 'wasm', skipped: [{ name: 'webgpu', reason: 'a' }, { name: 'webgl', reason: 'b' }] }),
     'backend: wasm (skipped webgpu: a; webgl: b)',

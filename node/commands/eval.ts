@@ -15,6 +15,8 @@ import { readDataset } from '../dataset/read-dataset.js';
 import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
+import { DTYPE_HELP, dtypeOption } from './dtype-option.js';
+import type { WeightDType } from '../../src/nn/frozen-weight.js';
 import { int } from './options.js';
 
 export interface EvalOptions {
@@ -26,6 +28,7 @@ export interface EvalOptions {
   json?: boolean;
   backend?: string;
   show_errors?: number;
+  dtype?: WeightDType;
 }
 
 async function questionTypes(datasetPath: string): Promise<Map<string, string>> {
@@ -43,7 +46,7 @@ async function questionTypes(datasetPath: string): Promise<Map<string, string>> 
 
 /** Runs the evaluation; returns the per-type table (also used by the demo-model recipe and tests). */
 export async function runEval(o: EvalOptions) {
-  const lmm = await loadLMM(o.model, { open: openSource });
+  const lmm = await loadLMM(o.model, { open: openSource, dtype: o.dtype });
   const file = (await stat(o.dataset)).isDirectory() && existsSync(path.join(o.dataset, 'test.jsonl')) ? path.join(o.dataset, 'test.jsonl') : o.dataset;
   const ds = await readDataset(file);
   const types = await questionTypes(o.dataset);
@@ -81,6 +84,7 @@ export function registerEval(program: Command): void {
     .option('--show_errors <n>', 'print up to n wrong answers', int, 0)
     .option('--json', 'print the table as JSON')
     .option('--backend <name>', 'tfjs backend')
+    .option('--dtype <dtype>', DTYPE_HELP, dtypeOption)
     .action(async (o: EvalOptions) => {
       await initRuntime({ backend: o.backend });
       const r = await runEval(o);

@@ -12,6 +12,8 @@ import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
 import { float, int } from './options.js';
+import { DTYPE_HELP, dtypeOption } from './dtype-option.js';
+import type { WeightDType } from '../../src/nn/frozen-weight.js';
 
 export interface GenerateCliOptions {
   model: string;
@@ -26,6 +28,7 @@ export interface GenerateCliOptions {
   seed: number;
   json?: boolean;
   backend?: string;
+  dtype?: WeightDType;
 }
 
 /** Parses `--<dataKey> value` pairs left over by commander into modality items. */
@@ -80,13 +83,14 @@ export function registerGenerate(program: Command): void {
     .option('--seed <n>', 'sampling seed', int, 0)
     .option('--json', 'print one JSON line {prompt_ids, output_ids, output}')
     .option('--backend <name>', 'tfjs backend (default: best available)')
+    .option('--dtype <dtype>', DTYPE_HELP, dtypeOption)
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .action(async (o: GenerateCliOptions, cmd: Command) => {
       await initRuntime({ backend: o.backend });
       const lmm = o.model_lora_path
-        ? await loadLMM(o.model_lora_path, { base: o.model, open: openSource })
-        : await loadLMM(o.model, { open: openSource });
+        ? await loadLMM(o.model_lora_path, { base: o.model, open: openSource, dtype: o.dtype })
+        : await loadLMM(o.model, { open: openSource, dtype: o.dtype });
       const row = buildRow(lmm, o.prompt, modalityItems(lmm, cmd.args), o.system);
       const it = streamGenerate(lmm, [row], {
         maxNewTokens: o.max_new_tokens,

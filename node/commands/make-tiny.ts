@@ -10,7 +10,9 @@ import { makeTinyClipVision } from '../../src/tiny/tiny-clip.js';
 import { makeTinyWhisperEncoder } from '../../src/tiny/tiny-whisper.js';
 import { makeTinyBert } from '../../src/tiny/tiny-bert.js';
 import { isChatStyle } from '../../src/tiny/chat-templates.js';
-import { writeDirAtomic } from '../atomic-write.js';
+import { writeDirAtomic, type FileWriter } from '../atomic-write.js';
+import { lmParameterCount, realSizeLMFiles } from '../tiny/real-size-lm.js';
+import { ProgressBar } from '../progress-bar.js';
 import { initRuntime } from '../runtime.js';
 import { int } from './options.js';
 
@@ -35,7 +37,12 @@ export interface MakeTinyOptions {
   vision_layers?: number;
   tokenizer_corpus?: string;
   backend?: string;
+  /** Weight dtype in model.safetensors: F32 (default), BF16 or F16 (as real checkpoints ship). */
+  dtype?: string;
 }
+
+/** Above this many bytes of weights an LM is generated tensor by tensor and streamed (real sizes). */
+const STREAM_ABOVE_BYTES = 256e6;
 
 /** Conversation text of a JSON/JSONL dataset, to fit the tiny tokenizer to the data it will see. */
 async function corpusFrom(file: string): Promise<string[]> {
@@ -45,7 +52,7 @@ async function corpusFrom(file: string): Promise<string[]> {
 }
 
 /** Builds the file set for the options (exported for tests and the quick start). */
-export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Array | string>> {
+export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Array | string | FileWriter>> {
   if (!(ARCHS as readonly string[]).includes(o.arch)) throw new Error(`--arch must be one of ${ARCHS.join(', ')}`);
   if (o.style !== undefined && !isChatStyle(o.style)) throw new Error(`--style must be one of mistral, llama3, chatml, zephyr`);
   if (o.arch === 'clip-vision') return makeTinyClipVision({ seed: o.seed, hiddenSize: o.hidden_size, layers: o.layers, imageSize: o.image_size });
@@ -63,6 +70,22 @@ export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Ar
     vocabSize: o.vocab_size,
     tokenizerCorpus: o.tokenizer_corpus ? await corpusFrom(o.tokenizer_corpus) : undefined,
   };
+  const dtype = (o.dtype ?? 'F32').toUpperCase();
+  if (!['F32', 'BF16', 'F16'].includes(dtype)) throw new Error(`--dtype must be F32, BF16 or F16, got ${o.dtype}`);
+  if (!o.lmm && (dtype !== 'F32' || lmParameterCount(lm) * 4 > STREAM_ABOVE_BYTES)) {
+    if (o.tokenizer_corpus) throw new Error('--tokenizer_corpus is for small models; real-size models get the built-in tokenizer');
+    let bar: ProgressBar | null = null;
+    return realSizeLMFiles({
+      ...lm,
+      dtype: dtype as 'F32' | 'BF16' | 'F16',
+      onProgress: (done, total) => {
+        bar ??= new ProgressBar('make-tiny weights', total / 1e6, 'MB');
+        bar.update(done / 1e6);
+        if (done >= total) bar.stop();
+      },
+    });
+  }
+  if (dtype !== 'F32') throw new Error('--dtype BF16/F16 is for language models (not with --lmm)');
   if (!o.lmm) return makeTinyLMFiles(lm);
   const mods = (o.modalities ?? 'vector').split(',').map((s) => s.trim()).filter(Boolean);
   for (const m of mods) {
@@ -99,12 +122,16 @@ export function registerMakeTiny(program: Command): void {
     .option('--vision_hidden_size <n>', 'tiny CLIP hidden size', int)
     .option('--vision_layers <n>', 'tiny CLIP layers', int)
     .option('--tokenizer_corpus <file>', 'also train the tokenizer on this dataset\'s conversations')
+    .option('--dtype <dtype>', 'LM weight dtype: F32, BF16 or F16 (real sizes are streamed to disk)')
     .option('--backend <name>', 'tfjs backend')
     .action(async (o: MakeTinyOptions) => {
       await initRuntime({ backend: o.backend, quiet: true });
       const files = await tinyFiles(o);
       await writeDirAtomic(o.out, files);
-      const bytes = [...files.values()].reduce((s, v) => s + (typeof v === 'string' ? v.length : v.byteLength), 0);
-      process.stdout.write(`wrote ${files.size} files (${(bytes / 1024).toFixed(0)} KiB) to ${o.out}\n`);
+      const { stat } = await import('node:fs/promises');
+      const path = await import('node:path');
+      let bytes = 0;
+      for (const name of files.keys()) bytes += (await stat(path.join(o.out, ...name.split('/')))).size;
+      process.stdout.write(`wrote ${files.size} files (${bytes > 1e8 ? `${(bytes / 1e9).toFixed(2)} GB` : `${(bytes / 1024).toFixed(0)} KiB`}) to ${o.out}\n`);
     });
 }

@@ -1,6 +1,6 @@
 /**
  * `multi-token serve`: the seed's `scripts/serve_model.py` flags (`--model_name_or_path`, `--model_lora_path`,
- * `--port`, `--host`, `--max_new_tokens`, `--temperature`; `--load_bits` is accepted and ignored) plus the
+ * `--port`, `--host`, `--max_new_tokens`, `--temperature`, `--load_bits 4|8|16` = `--dtype int4|int8`) plus the
  * limits a public server needs. Unlike the seed it binds 127.0.0.1 unless told otherwise.
  *
  * `--model_lora_path` is the trained checkpoint (adapter, projectors, modality config) and
@@ -13,6 +13,8 @@ import { openSource } from '../folder-source.js';
 import { initRuntime } from '../runtime.js';
 import { bool, float, int } from './options.js';
 import { createServer, type ServerHandle } from '../server/app.js';
+import { DTYPE_HELP, dtypeOption, resolveDType } from './dtype-option.js';
+import type { WeightDType } from '../../src/nn/frozen-weight.js';
 
 /** Parsed `serve` options (snake_case, as the flags). */
 export interface ServeCliOptions {
@@ -38,6 +40,8 @@ export interface ServeCliOptions {
   /** Extra static folders under URL prefixes (programmatic; `npm start` mounts the demo model). */
   static_mounts?: { prefix: string; dir: string }[];
   backend?: string;
+  /** How the LM's Linear weights are held (`--dtype`; `--load_bits 4|8` says the same). */
+  dtype?: WeightDType;
   /** Log one JSON line per request (fastify/pino). Default true. */
   log_requests?: boolean;
 }
@@ -51,12 +55,13 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || h
 export async function serveCommand(o: ServeCliOptions): Promise<ServerHandle & { url: string }> {
   const log = (s: string) => process.stderr.write(`[multi-token] ${s}\n`);
   await initRuntime({ backend: o.backend });
-  if (o.load_bits !== undefined && o.load_bits !== 16) log(`--load_bits ${o.load_bits} is ignored (weights load in their stored precision)`);
+  const dtype = resolveDType(o.dtype, o.load_bits, '--load_bits');
   const checkpoint = o.model_lora_path ?? o.model_name_or_path;
   const lmm = await loadLMM(checkpoint, {
     base: o.model_lora_path ? o.model_name_or_path : undefined,
     open: openSource,
     onProgress: log,
+    dtype,
   });
   const apiKey = o.api_key ?? process.env.MULTI_TOKEN_API_KEY ?? undefined;
   const host = o.host ?? '127.0.0.1';
@@ -102,7 +107,8 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to bind (the seed used 0.0.0.0; we default to loopback)', '127.0.0.1')
     .option('--max_new_tokens <n>', 'default completion length', int, 128)
     .option('--temperature <t>', 'default sampling temperature (0 = greedy)', float, 0.01)
-    .option('--load_bits <n>', "the seed's quantisation flag; accepted and ignored", int)
+    .option('--load_bits <n>', "the seed's quantisation flag: 4 or 8 = --dtype int4|int8, 16 = as stored", int)
+    .option('--dtype <dtype>', DTYPE_HELP, dtypeOption)
     .option('--media_root <dir>', 'allow local item paths, only under this folder (off by default)')
     .option('--allow_private_urls [bool]', 'fetch URLs that resolve to loopback/private/link-local addresses', bool, false)
     .option('--api_key <key>', 'require "Authorization: Bearer <key>" (or set MULTI_TOKEN_API_KEY)')
@@ -115,7 +121,7 @@ export function registerServe(program: Command): void {
     .option('--max_media_bytes <n>', 'largest media item (download, file or data URL)', int, 20 * 1024 * 1024)
     .option('--web_root <dir>', 'also serve the static files of this folder (the demo page)')
     .option('--log_requests [bool]', 'log one JSON line per request', bool, true)
-    .option('--backend <name>', 'tfjs backend (auto, tensorflow, wasm, cpu, webgpu)')
+    .option('--backend <name>', 'tfjs backend (auto, onnxruntime, wasm, cpu, webgpu, …)')
     .action(async (o: ServeCliOptions) => {
       await serveCommand(o);
     });

@@ -48,6 +48,8 @@ export function registerTrain(program: Command): void {
     .option('--train_encoders [bool]', 'also finetune the modality encoders (saved into the checkpoint)', bool, d.train_encoders)
     .option('--save_encoders [bool]', 'copy the encoders into the final model folder (self-contained)', bool, d.save_encoders)
     .option('--save_dtype <dtype>', 'F32 | F16 | BF16 weights in saved files', d.save_dtype)
+    .option('--bits <n>', 'QLoRA: 4 or 8 loads the frozen base LM as int4/int8 (LoRA and projectors train in f32); 16 = as stored', int)
+    .option('--dtype <dtype>', 'how the frozen base LM\'s Linear weights are held: f32 | f16 | bf16 | int8 | int4')
     .option('--no-progress', 'no progress bar (one log line per logging step)')
     .option('--backend <name>', 'tfjs backend (default: best available)');
   for (const [flag, why] of Object.entries(IGNORED_FLAGS)) {

@@ -45,6 +45,13 @@ export interface TrainArgs {
   save_encoders: boolean;
   /** Show the progress bar (default: when stderr is a terminal). */
   progress?: boolean;
+  /**
+   * The seed's QLoRA flag: 4 or 8 loads the frozen base LM quantized (int4/int8, MatMulNBits) while LoRA and
+   * projectors train in f32; 16 (the seed's default) = as stored.
+   */
+  bits?: number;
+  /** How the frozen base LM's Linear weights are held (f32, f16, bf16, int8, int4); `--bits 4|8` = int4|int8. */
+  dtype?: string;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_path' | 'output_dir'> = {
@@ -91,9 +98,8 @@ export const IGNORED_FLAGS: Record<string, string> = {
   save_strategy: 'checkpoints every --save_steps',
   dataloader_num_workers: 'data loads in-process',
   report_to: 'logs go to train_log.jsonl and loss.svg',
-  bits: 'no quantised training',
-  double_quant: 'no quantised training',
-  quant_type: 'no quantised training',
+  double_quant: 'int4/int8 here are MatMulNBits blocks with f16 scales (no second quantization of the scales)',
+  quant_type: 'int4 here is round-to-nearest MatMulNBits (asymmetric, group 32), not bitsandbytes nf4/fp4',
   cache_dir: 'nothing is downloaded',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',

@@ -22,6 +22,7 @@ import { normaliseProjectorKey } from '../../src/lmm/projector-keys.js';
 import { writeFileAtomic } from '../atomic-write.js';
 import { FolderSource, openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
+import { dtypeOption, resolveDType } from '../commands/dtype-option.js';
 import type { TrainingRows } from './data.js';
 import { listCheckpoints, readTrainingState, removeStaleTemp, resolveResume, rotateCheckpoints, saveTrainingState } from './checkpoint.js';
 import { DiskFeatureStore } from './disk-feature-store.js';
@@ -87,9 +88,18 @@ async function loadPretrainedProjectors(where: string, log: Log): Promise<Map<st
 export async function loadBaseModel(args: TrainArgs, log: Log): Promise<LMM> {
   const modalityOptions = args.modality_options ? (JSON.parse(args.modality_options) as Record<string, unknown>) : undefined;
   const projectorWeights = args.pretrained_projectors_path ? await loadPretrainedProjectors(args.pretrained_projectors_path, log) : undefined;
+  const mode = trainMode(args);
+  // QLoRA: `--bits 4|8` (or --dtype) holds the frozen base quantized; only LoRA/projectors train, in f32.
+  const dtype = resolveDType(args.dtype === undefined ? undefined : dtypeOption(args.dtype), args.bits, '--bits');
+  if (dtype && dtype !== 'f32' && mode === 'full') {
+    throw new Error(`--${args.bits !== undefined ? `bits ${args.bits}` : `dtype ${dtype}`} keeps the base LM frozen: train LoRA (--lora_enable true) or only the projectors (--pretrain_projectors true), as QLoRA does`);
+  }
   const lmm = await loadLMM(args.model_name_or_path, {
     open: openSource,
     mergeLora: false,
+    dtype,
+    trainableLM: mode === 'full',
+    gradients: true,
     modalityBuilder: args.modality_builder,
     modalityOptions,
     initProjectors: true,

@@ -12,6 +12,13 @@ export interface ModelSource {
   readFile(name: string): Promise<Uint8Array>;
   /** Whether `name` exists. */
   exists(name: string): Promise<boolean>;
+  /**
+   * Optional: bytes `[start, end)` of `name` without reading the rest. Sources that have it let big checkpoints
+   * load tensor by tensor (no whole-file copy in memory); the others are read whole.
+   */
+  readRange?(name: string, start: number, end: number): Promise<Uint8Array>;
+  /** Optional (with `readRange`): the size of `name` in bytes. */
+  size?(name: string): Promise<number>;
 }
 
 /** Error raised for a missing or unreadable model file; names the file and the source. */
@@ -58,6 +65,19 @@ export class MemorySource implements ModelSource {
   async exists(name: string): Promise<boolean> {
     return this.files.has(name);
   }
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    return checkedRange(await this.readFile(name), start, end, joinLocation(this.location, name)).slice();
+  }
+  async size(name: string): Promise<number> {
+    return (await this.readFile(name)).byteLength;
+  }
+}
+
+function checkedRange(bytes: Uint8Array, start: number, end: number, where: string): Uint8Array {
+  if (!(0 <= start && start <= end && end <= bytes.byteLength)) {
+    throw new ModelFileError(`${where}: byte range [${start}, ${end}) is outside the file (${bytes.byteLength} bytes)`);
+  }
+  return bytes.subarray(start, end);
 }
 
 /** Files under an http(s) base URL (a static file server, or a Hugging Face `resolve/main/` URL). */
@@ -87,6 +107,42 @@ export class UrlSource implements ModelSource {
     } catch {
       return false;
     }
+  }
+  /** Whole files from servers that ignore Range, kept so each is downloaded once. */
+  private readonly whole = new Map<string, Promise<Uint8Array>>();
+
+  /**
+   * An HTTP Range request. A server that ignores Range answers 200 with the whole file: it is kept and later
+   * ranges are cut from it, so each file is still downloaded once.
+   */
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    const url = joinLocation(this.location, name);
+    if (end === start) return new Uint8Array(0);
+    const cached = this.whole.get(name);
+    if (cached) return checkedRange(await cached, start, end, url).slice();
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, { headers: { Range: `bytes=${start}-${end - 1}` } });
+    } catch (e) {
+      throw new ModelFileError(`could not fetch ${url}: ${(e as Error).message}`);
+    }
+    if (!res.ok) throw new ModelFileError(`could not fetch ${url} (bytes ${start}-${end - 1}): HTTP ${res.status}`);
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (res.status === 206) {
+      if (body.byteLength !== end - start) throw new ModelFileError(`${url}: asked for ${end - start} bytes, got ${body.byteLength}`);
+      return body;
+    }
+    this.whole.set(name, Promise.resolve(body));
+    return checkedRange(body, start, end, url).slice();
+  }
+  async size(name: string): Promise<number> {
+    const url = joinLocation(this.location, name);
+    const res = await this.fetchFn(url, { method: 'HEAD' }).catch((e: Error) => {
+      throw new ModelFileError(`could not fetch ${url}: ${e.message}`);
+    });
+    const len = Number(res.headers.get('content-length'));
+    if (!res.ok || !Number.isFinite(len)) return (await this.readFile(name)).byteLength;
+    return len;
   }
 }
 
@@ -134,6 +190,14 @@ export class SubSource implements ModelSource {
   }
   exists(name: string): Promise<boolean> {
     return this.parent.exists(this.prefix + name);
+  }
+  async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    if (this.parent.readRange) return this.parent.readRange(this.prefix + name, start, end);
+    return checkedRange(await this.readFile(name), start, end, joinLocation(this.location, name)).slice();
+  }
+  async size(name: string): Promise<number> {
+    if (this.parent.size) return this.parent.size(this.prefix + name);
+    return (await this.readFile(name)).byteLength;
   }
 }
 

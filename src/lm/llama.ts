@@ -57,11 +57,14 @@ export class LlamaForCausalLM {
     this.invFreq = tf.tensor1d(ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling));
   }
 
-  /** Builds the model from HF-named weights, checking every shape against the config. */
-  static fromWeights(config: LlamaConfig, w: WeightGetter): LlamaForCausalLM {
+  /**
+   * Builds the model from HF-named weights, checking every shape against the config. `linear` may supply
+   * ready-made layers by module name (a loader that placed weights with an engine, see load-llama.ts).
+   */
+  static fromWeights(config: LlamaConfig, w: WeightGetter, linear?: (module: string, out: number, inp: number, bias: boolean) => Linear): LlamaForCausalLM {
     const { hiddenSize: d, intermediateSize: f, numAttentionHeads: h, numKeyValueHeads: kvh, headDim: hd } = config;
     const lin = (name: string, out: number, inp: number, bias: boolean) =>
-      new Linear(w.get(`${name}.weight`, [out, inp]), bias ? w.get(`${name}.bias`, [out]) : null);
+      linear ? linear(name, out, inp, bias) : new Linear(w.get(`${name}.weight`, [out, inp]), bias ? w.get(`${name}.bias`, [out]) : null);
     const layers: LlamaDecoderLayer[] = [];
     for (let i = 0; i < config.numHiddenLayers; i++) {
       const p = `model.layers.${i}`;
@@ -90,7 +93,7 @@ export class LlamaForCausalLM {
     const embed = tf.variable(w.get('model.embed_tokens.weight', [config.vocabSize, d]), false);
     const norm = new RMSNorm(w.get('model.norm.weight', [d]), config.rmsNormEps);
     const lmHead =
-      config.tieWordEmbeddings && !w.has('lm_head.weight') ? null : lin('lm_head', config.vocabSize, d, false);
+      config.tieWordEmbeddings && !w.has('lm_head.weight') && !w.has('lm_head.qweight') ? null : lin('lm_head', config.vocabSize, d, false);
     return new LlamaForCausalLM(config, embed, layers, norm, lmHead);
   }
 
@@ -162,7 +165,7 @@ export class LlamaForCausalLM {
       for (const [n, v] of layer.parameters()) m.set(`model.layers.${i}.${n}`, v);
     });
     m.set('model.norm.weight', this.norm.weight);
-    if (this.lmHead) m.set('lm_head.weight', this.lmHead.weight);
+    for (const [n, v] of this.lmHead?.parameters() ?? []) m.set(`lm_head.${n}`, v);
     return m;
   }
 
@@ -173,6 +176,16 @@ export class LlamaForCausalLM {
       for (const [n, l] of layer.linears()) m.set(`model.layers.${i}.${n}`, l);
     });
     return m;
+  }
+
+  /** Bytes of weights this model holds, by where they are (tfjs tensors, or an engine's frozen weights). */
+  weightBytes(): { tfjs: number; frozen: number } {
+    let tfjs = 0;
+    for (const v of this.parameters().values()) tfjs += v.size * 4;
+    let frozen = 0;
+    const all = [...this.linears().values(), ...(this.lmHead ? [this.lmHead] : [])];
+    for (const l of all) frozen += l.frozen?.byteLength ?? 0;
+    return { tfjs, frozen };
   }
 
   dispose(): void {

@@ -1,10 +1,14 @@
 import type { Tensor } from '../tf.js';
 import { readJSON, resolveSource, type ModelSource, ModelFileError } from '../io/source.js';
 import { readWeightFiles, WeightStore, rawToTensor } from '../io/weights.js';
+import { LazyWeights } from '../io/lazy-weights.js';
+import { loadLlamaWeights } from '../lm/load-llama.js';
+import type { MemoryBudget } from '../lm/memory-plan.js';
+import type { WeightDType } from '../nn/frozen-weight.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { loadTokenizer } from '../io/tokenizer.js';
 import { parseLlamaConfig } from '../lm/config.js';
-import { LlamaForCausalLM } from '../lm/llama.js';
+import type { LlamaForCausalLM } from '../lm/llama.js';
 import { fromPreTrainedTokenizer } from '../chat/tokenizer-adapter.js';
 import { buildModalities, modalityFromConfig, type BuildContext } from '../modality/registry.js';
 import type { Modality } from '../modality/modality.js';
@@ -49,6 +53,20 @@ export interface LoadLMMOptions {
   seed?: number;
   /** Progress messages ("loading LM weights…"). */
   onProgress?: (message: string) => void;
+  /** Bytes of LM weights read so far, of the total (for a progress bar). */
+  onLoadProgress?: (readBytes: number, totalBytes: number) => void;
+  /**
+   * How the LM's Linear weights are held: `f32`, `f16`/`bf16` (16-bit, widened per use), `int8`/`int4`
+   * (quantized at load unless the checkpoint already is). Default: f32, or the checkpoint's bits. Needs an engine
+   * that holds frozen weights (Node's onnxruntime engine); elsewhere weights are widened to f32.
+   */
+  dtype?: WeightDType;
+  /** Full finetuning: LM weights as float32 tfjs variables (no engine placement, `dtype` ignored). */
+  trainableLM?: boolean;
+  /** LoRA/QLoRA training: keep what gradients through the frozen weights need. */
+  gradients?: boolean;
+  /** Overrides the platform's memory budget for the fit check (tests; null disables it). */
+  memoryBudget?: MemoryBudget | null;
 }
 
 async function firstWith(name: string, ...sources: (ModelSource | null)[]): Promise<ModelSource | null> {
@@ -86,8 +104,21 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
   const lmConfigRaw = lmSource === src ? config : await readJSON<Record<string, unknown>>(lmSource, 'config.json');
   const lmConfig = parseLlamaConfig(lmConfigRaw);
   log(`loading language model weights from ${lmSource.location}`);
-  const store = new WeightStore(await readWeightFiles(lmSource), lmSource.location);
-  const lm = LlamaForCausalLM.fromWeights(lmConfig, store);
+  const lmWeights = await LazyWeights.open(lmSource);
+  // A Python full finetune keeps trained LM weights in non_lora_trainables: they replace the base ones as read.
+  let nonLora: Map<string, RawTensor> | null = opts.projectorWeights ?? null;
+  if (!nonLora && (await hasWeights(src, 'non_lora_trainables'))) nonLora = await readWeightFiles(src, { prefix: 'non_lora_trainables' });
+  const lmOverrides = new Map<string, RawTensor>();
+  for (const [key, t] of nonLora ?? []) if (!normaliseProjectorKey(key)) lmOverrides.set(normaliseLMKey(key), t);
+  if (lmOverrides.size) lmWeights.override(lmOverrides, `non_lora_trainables in ${src.location}`);
+  const lm = await loadLlamaWeights(lmConfig, lmWeights, {
+    dtype: opts.dtype,
+    trainable: opts.trainableLM,
+    gradients: opts.gradients,
+    memoryBudget: opts.memoryBudget,
+    onProgress: opts.onLoadProgress,
+    onNote: log,
+  });
 
   const tokSource = await firstWith('tokenizer.json', src, base, lmSource);
   if (!tokSource) throw new ModelFileError(`no tokenizer.json in ${src.location}${base ? ` or ${base.location}` : ''}`);
@@ -110,7 +141,7 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
     modalities = [];
   }
 
-  const projectors = await loadProjectors(src, modalities, lm, lmConfig.hiddenSize, opts);
+  const projectors = await loadProjectors(src, modalities, lmConfig.hiddenSize, nonLora, opts);
   const lmm = new LMM(lm, tokenizer, modalities, projectors, {
     modelCls: typeof config.model_cls === 'string' ? config.model_cls : undefined,
     modalityBuilder: typeof config.modality_builder === 'string' ? config.modality_builder : opts.modalityBuilder,
@@ -125,7 +156,10 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
     lmm.lora = loadLoraWeights(lm, loraCfg, tensors, `${src.location}/adapter_model`);
     if (opts.mergeLora ?? true) {
       mergeLora(lm);
-      lmm.lora = null;
+      // Adapters on engine-held (16-/8-/4-bit) weights stay unmerged and keep running beside them.
+      const linears = lm.linears();
+      const left = new Map([...lmm.lora].filter(([name]) => linears.get(name)?.adapter));
+      lmm.lora = left.size ? left : null;
     }
     for (const t of tensors.values()) t.dispose();
   }
@@ -135,13 +169,11 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
 async function loadProjectors(
   src: ModelSource,
   modalities: Modality[],
-  lm: LlamaForCausalLM,
   hidden: number,
+  raw: Map<string, RawTensor> | null,
   opts: LoadLMMOptions,
 ): Promise<Projector[]> {
   if (modalities.length === 0) return [];
-  let raw: Map<string, RawTensor> | null = opts.projectorWeights ?? null;
-  if (!raw && (await hasWeights(src, 'non_lora_trainables'))) raw = await readWeightFiles(src, { prefix: 'non_lora_trainables' });
   if (!raw) {
     if (!opts.initProjectors) {
       throw new ModelFileError(`${src.location} has no non_lora_trainables.safetensors (or .bin) with projector weights`);
@@ -149,22 +181,11 @@ async function loadProjectors(
     const rng = new Rng(opts.seed ?? 0);
     return modalities.map((m) => initProjector(m.projectorSpec, hidden, () => rng.next()));
   }
+  // LM weights in the same file were applied while the LM loaded (LazyWeights.override).
   const proj = new Map<string, RawTensor>();
-  const lmParams = lm.parameters();
   for (const [key, t] of raw) {
     const pk = normaliseProjectorKey(key);
-    if (pk) {
-      proj.set(pk, t);
-      continue;
-    }
-    // A full finetune saved by the Python library keeps trained LM weights here too.
-    const lk = normaliseLMKey(key);
-    const v = lmParams.get(lk);
-    if (!v) throw new ModelFileError(`non_lora_trainables in ${src.location}: unexpected weight "${key}"`);
-    const value = rawToTensor(t, key);
-    if (value.shape.join() !== v.shape.join()) throw new ModelFileError(`non_lora_trainables: "${key}" has shape [${value.shape}], model has [${v.shape}]`);
-    v.assign(value);
-    value.dispose();
+    if (pk) proj.set(pk, t);
   }
   const store = new WeightStore(proj, `${src.location}/non_lora_trainables`);
   return modalities.map((m) => projectorFromWeights(m.projectorSpec, (n) => store.get(`${m.name}_lmm_projector.${n}`)));

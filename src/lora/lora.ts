@@ -85,7 +85,7 @@ export function loadLoraWeights(
     if (!layer) throw new Error(`${location}: adapter for "${name}", which the model does not have`);
     if (!A || !B) throw new Error(`${location}: "${name}" has lora_${A ? 'A' : 'B'} but not lora_${A ? 'B' : 'A'}`);
     if (A.shape[1] !== layer.inFeatures || B.shape[0] !== layer.outFeatures || A.shape[0] !== B.shape[1]) {
-      throw new Error(`${location}: "${name}" LoRA shapes A [${A.shape}] B [${B.shape}] do not fit layer [${layer.weight.shape}]`);
+      throw new Error(`${location}: "${name}" LoRA shapes A [${A.shape}] B [${B.shape}] do not fit layer [${layer.outFeatures}, ${layer.inFeatures}]`);
     }
     const a = new LoraAdapter(A, B, config.loraAlpha, config.loraDropout, new Rng(0));
     layer.adapter = a;
@@ -95,12 +95,16 @@ export function loadLoraWeights(
   return out;
 }
 
-/** Folds every adapter into its base weight (`W += scale·B·A`) and removes it: faster inference. */
+/**
+ * Folds every adapter into its base weight (`W += scale·B·A`) and removes it: faster inference. Adapters on
+ * weights the engine holds (`--dtype f16|int8|int4`, see frozen-weight.ts) stay separate, as QLoRA serves them:
+ * folding would need the float weight back. Returns how many were folded.
+ */
 export function mergeLora(model: HasLinears): number {
   let n = 0;
   for (const layer of model.linears().values()) {
     const a = layer.adapter;
-    if (!(a instanceof LoraAdapter)) continue;
+    if (!(a instanceof LoraAdapter) || layer.frozen) continue;
     const merged = tf.tidy(() => tf.add(layer.weight, a.delta()));
     layer.weight.assign(merged);
     merged.dispose();

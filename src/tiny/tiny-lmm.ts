@@ -48,7 +48,8 @@ export async function makeTinyLMFiles(o: TinyLMOptions = {}): Promise<Map<string
   const spec = CHAT_TEMPLATES[style];
   const raw = tinyLlamaConfigJSON({
     arch,
-    vocabSize,
+    // A vocabulary bigger than the tiny corpus can train is padding rows (as real Qwen2 configs pad theirs).
+    vocabSize: Math.max(o.vocabSize ?? 0, vocabSize),
     hiddenSize: o.hiddenSize,
     intermediateSize: o.intermediateSize,
     numHiddenLayers: o.numHiddenLayers,

@@ -12,4 +12,6 @@ export const BROWSER_PLATFORM: HostPlatform = {
   loadBytes: null,
   onnxSessionFactory: null,
   videoFrameDecoder: browserVideoFrames,
+  // A page cannot know how much memory it may use before the browser refuses an allocation: no fit check.
+  memoryBudget: null,
 };
