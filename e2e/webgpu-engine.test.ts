@@ -23,7 +23,7 @@ import { generateBatch } from '../src/lmm/generate.js';
 import { makeTinyLMFiles } from '../src/tiny/tiny-lmm.js';
 import { initNodeWebGPU } from '../node/webgpu-node.js';
 import { loadGpuLMM, streamGenerateGpu } from '../src/webgpu/gpu-lmm.js';
-import { quantizeFiles } from '../test/helpers/quantize-folder-fixture.js';
+import { quantizeFiles } from '../test/helpers/quantize-in-memory.js';
 
 const skip = missingTool(existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`);
 const QUESTION = 'Hello, who are you?';
@@ -67,7 +67,7 @@ before(async () => {
   await buildDemoPage(join(dir, 'site'));
   // q4 (asymmetric, group 32) llama.
   const lm = await makeTinyLMFiles({ arch: 'llama', seed: 4, hiddenSize: 64, numHiddenLayers: 2 });
-  const { quantized, float } = quantizeFiles(lm, 4, 32, false);
+  const { quantized, float } = quantizeFiles(lm, { bits: 4, groupSize: 32, sym: false });
   await writeFiles(join(dir, 'site', 'models', 'q4'), quantized);
   await expect('q4', quantized, float, 'auto');
   // A float (F32) Mistral held as f16 on the GPU: the reference rounds every matrix to f16.

@@ -14,6 +14,7 @@
  *   kernel reads whole vec4 "units" (4 consecutive k) from any row. No scales or zeros.
  */
 import { f16BitsToNumber, bf16BitsToNumber } from '../src/io/half-float.js';
+import { dequantizeRows, type NBitsMatrix } from '../src/quant/nbits.js';
 
 /** Storage format of a packed weight. */
 export type PackedFormat = 'f32' | 'f16' | 'bf16' | 'q4' | 'q8';
@@ -134,6 +135,29 @@ export function packQuantized(
   };
 }
 
+/** Packs a quantized matrix as real-node's loader and quantizer hold it (src/quant/nbits.ts). */
+export function packNBits(m: NBitsMatrix, name = 'weight'): PackedWords {
+  const layout = packedLayout(m.bits === 4 ? 'q4' : 'q8', m.n, m.k, { groupSize: m.groupSize, hasZeros: m.qzeros !== null, name });
+  const scales = new Uint8Array(m.scales.buffer, m.scales.byteOffset, m.scales.byteLength);
+  return packQuantized(layout, m.qweight, scales, m.qzeros, name);
+}
+
+/** The inverse of {@link packNBits}: the stored bytes of a packed q4/q8 weight, as an `NBitsMatrix`. */
+export function toNBits(p: PackedWords): NBitsMatrix {
+  const l = p.layout;
+  if (!isQuantized(l.format)) throw new Error(`toNBits: ${l.format} is not a quantized format`);
+  const bytes = (a: Int32Array, n: number) => new Uint8Array(a.buffer, a.byteOffset, n);
+  return {
+    n: l.N,
+    k: l.K,
+    bits: l.format === 'q4' ? 4 : 8,
+    groupSize: l.groupSize,
+    qweight: bytes(p.words, l.N * l.rowWords * 4),
+    scales: new Uint16Array(p.scales.buffer, p.scales.byteOffset, l.N * l.nBlocks),
+    qzeros: l.hasZeros ? bytes(p.zeros, l.N * l.zeroRowBytes) : null,
+  };
+}
+
 /**
  * Packs a float weight `[N, K]` given as 16-bit patterns (`f16`/`bf16`) or float32 values (`f32`), padding rows
  * to a multiple of 4 elements.
@@ -156,14 +180,13 @@ export function packFloat(layout: PackedLayout, values: Uint16Array | Float32Arr
 }
 
 /**
- * The float32 weight `[N, K]` a packed weight stands for: the reference every kernel is tested against. Uses
- * the same formula as the kernels, `(q − z) · s` in float32, with the f16 scale widened exactly.
+ * The float32 weight `[N, K]` a packed weight stands for: the reference every kernel is tested against. For
+ * q4/q8 it is `dequantizeRows` (src/quant/nbits.ts), `(q − z) · s` with the f16 scale widened exactly.
  */
 export function dequantize(p: PackedWords): Float32Array {
   const l = p.layout;
   const { N, K, format } = l;
   const out = new Float32Array(N * K);
-  const bytes = new Uint8Array(p.words.buffer, p.words.byteOffset, p.words.byteLength);
   if (format === 'f32') {
     const f = new Float32Array(p.words.buffer, p.words.byteOffset, p.words.length);
     for (let n = 0; n < N; n++) out.set(f.subarray(n * l.groupSize, n * l.groupSize + K), n * K);
@@ -175,27 +198,6 @@ export function dequantize(p: PackedWords): Float32Array {
     for (let n = 0; n < N; n++) for (let k = 0; k < K; k++) out[n * K + k] = widen(h[n * l.groupSize + k]);
     return out;
   }
-  const scaleBits = new Uint16Array(p.scales.buffer, p.scales.byteOffset, p.scales.length * 2);
-  const zeroBytes = new Uint8Array(p.zeros.buffer, p.zeros.byteOffset, p.zeros.byteLength);
-  const rowBytes = l.rowWords * 4;
-  const f32 = Math.fround;
-  for (let n = 0; n < N; n++) {
-    for (let k = 0; k < K; k++) {
-      const b = Math.floor(k / l.groupSize);
-      const s = f16BitsToNumber(scaleBits[n * l.nBlocks + b]);
-      let q: number;
-      let z: number;
-      if (format === 'q4') {
-        const byte = bytes[n * rowBytes + (k >> 1)];
-        q = k & 1 ? byte >> 4 : byte & 15;
-        const zb = zeroBytes[n * l.zeroRowBytes + (b >> 1)];
-        z = l.hasZeros ? (b & 1 ? zb >> 4 : zb & 15) : 8;
-      } else {
-        q = bytes[n * rowBytes + k];
-        z = l.hasZeros ? zeroBytes[n * l.zeroRowBytes + b] : 128;
-      }
-      out[n * K + k] = f32(f32(q - z) * s);
-    }
-  }
-  return out;
+  // Quantized: real-node's reference dequantizer (src/quant/nbits.ts), on the same bytes.
+  return dequantizeRows(toNBits(p));
 }

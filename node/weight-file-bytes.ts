@@ -2,7 +2,7 @@
  * Weight bytes from a local folder for the WebGPU engine's streamed loading (src/webgpu/weight-bytes.ts): reads
  * at offsets with a file handle, in chunks, so a multi-gigabyte safetensors never sits in memory whole.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { ModelFileError } from '../src/io/source.js';
 import type { WeightBytes } from '../src/webgpu/weight-bytes.js';
 import { FolderSource } from './folder-source.js';
@@ -15,6 +15,10 @@ export class FileWeightBytes implements WeightBytes {
 
   get location(): string {
     return this.folder.location;
+  }
+
+  async size(name: string): Promise<number> {
+    return (await stat(this.folder.resolve(name))).size;
   }
 
   async readRange(name: string, start: number, end: number): Promise<Uint8Array> {

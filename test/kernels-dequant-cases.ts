@@ -2,17 +2,17 @@
  * Shared checks for the dequant kernels, run by test/kernels-dequant.test.ts (Node + Dawn) and by the page of
  * e2e/kernels-dequant.test.ts (headless Chromium). Isomorphic: no node: imports, no node:test.
  *
- * Each case packs a random weight (q4/q8 through the QUANT-LAYOUT.md fixture quantizer, f16/bf16/f32 as is),
- * runs `dequantMatMul` on the active backend, and compares with the reference: the weight dequantized on the
- * CPU (`dequantize`), then `tf.matMul` on the same backend. The tolerance is float32 summation error, relative
+ * Each case packs a random weight (q4/q8 quantized by `multi-token quantize`'s quantizer, src/quant/nbits.ts;
+ * f16/bf16/f32 as is), runs `dequantMatMul` on the active backend, and compares with the reference: the weight
+ * dequantized on the CPU (`dequantizeRows` of src/quant/nbits.ts for q4/q8), then `tf.matMul` on the same backend. The tolerance is float32 summation error, relative
  * to Σ|x|·|w| of each output; a misread nibble, group or zero point is off by a whole quantization step.
  */
 import { tf, type Tensor2D } from '../src/tf.js';
 import { Rng } from '../src/util/rng.js';
 import { float32ToHalfBytes } from '../src/io/half-float.js';
-import { dequantize, packFloat, packQuantized, packedLayout, type PackedFormat, type PackedWords } from '../kernels/packed-weight.js';
+import { dequantize, packFloat, packNBits, packedLayout, type PackedFormat, type PackedWords } from '../kernels/packed-weight.js';
 import { dequantMatMul, disposePacked, packedToTensors } from '../kernels/dequant-matmul.js';
-import { quantizeWeight } from './helpers/quantize-fixture.js';
+import { quantizeNBits } from '../src/quant/nbits.js';
 
 /** One problem: `x [M, K] · Wᵀ` with W `[N, K]` in `format`. */
 export interface DequantCase {
@@ -33,10 +33,8 @@ export function packRandom(c: DequantCase, seed: number): PackedWords {
   const w = new Float32Array(c.N * c.K);
   for (let i = 0; i < w.length; i++) w[i] = rng.normal() * 0.5;
   if (c.format === 'q4' || c.format === 'q8') {
-    const bits = c.format === 'q4' ? 4 : 8;
-    const q = quantizeWeight(w, c.N, c.K, bits, c.groupSize!, !c.zeros);
-    const layout = packedLayout(c.format, c.N, c.K, { groupSize: c.groupSize, hasZeros: !!c.zeros });
-    return packQuantized(layout, q.qweight.data, q.scales.data, q.qzeros?.data ?? null, c.name);
+    const m = quantizeNBits(w, { n: c.N, k: c.K, bits: c.format === 'q4' ? 4 : 8, groupSize: c.groupSize! }, !c.zeros, c.name);
+    return packNBits(m, c.name);
   }
   const layout = packedLayout(c.format, c.N, c.K);
   if (c.format === 'f32') return packFloat(layout, w);
@@ -65,7 +63,7 @@ export function dequantCases(): DequantCase[] {
     q('q4', 33, 1, 4, 16, false),
     q('q8', 1, 33, 64, 32, true),
     q('q8', 1, 5, 37, 16, false, true),
-    q('q8', 9, 33, 40, 4, true),
+    q('q8', 9, 33, 40, 16, true),
     q('q8', 40, 70, 257, 128, false),
     f('f16', 1, 33, 65),
     f('f16', 40, 70, 257, true),

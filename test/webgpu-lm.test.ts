@@ -90,7 +90,7 @@ async function checkModel(t: { diagnostic(s: string): void }, o: TinyQuantizedOp
 }
 
 test('plan: q|k|v and gate|up fused, sizes from the headers only, and a clear refusal when a buffer cannot fit', async () => {
-  const m = tinyQuantized({ arch: 'qwen2', bits: 4, groupSize: 16, quantizeEmbeddings: true });
+  const m = tinyQuantized({ arch: 'qwen2', bits: 4, groupSize: 16 });
   const { plan } = await planWebGPULM(new MemorySource(m.files), { maxSeq: 32 });
   const l0 = plan.layers[0];
   assert.deepEqual([l0.qkv.layout.format, l0.qkv.layout.N, l0.qkv.layout.K], ['q4', (4 + 2 * 2) * 16, 64]);
@@ -123,9 +123,12 @@ test('q4 Llama (asymmetric, group 16, untied lm_head): greedy tokens and logits 
   (await checkModel(t, { arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false })).dispose();
 });
 
-test('q8 Qwen2 (symmetric, q|k|v biases, quantized tied embeddings): greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {
+test('q8 Qwen2 (symmetric, q|k|v biases, tied embeddings with a quantized lm_head copy): greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {
   if (skip) return t.skip(skip);
-  (await checkModel(t, { arch: 'qwen2', bits: 8, groupSize: 32, sym: true, quantizeEmbeddings: true, seed: 11 })).dispose();
+  const lm = await checkModel(t, { arch: 'qwen2', bits: 8, groupSize: 32, sym: true, lmHead: true, seed: 11 });
+  assert.equal(lm.plan.lmHead?.layout.format, 'q8', 'lm_head.qweight is used although the embeddings are tied');
+  assert.equal(lm.plan.embed.layout.format, 'f32');
+  lm.dispose();
 });
 
 test('BF16 Mistral with a 4-position sliding window: greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {

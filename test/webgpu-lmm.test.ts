@@ -14,7 +14,7 @@ import { generateBatch } from '../src/lmm/generate.js';
 import { makeTinyMultimodalFiles } from '../src/tiny/tiny-multimodal.js';
 import { loadGpuLMM, streamGenerateGpu } from '../src/webgpu/gpu-lmm.js';
 import { ModelFileError } from '../src/io/source.js';
-import { quantizeFiles } from './helpers/quantize-folder-fixture.js';
+import { quantizeFiles } from './helpers/quantize-in-memory.js';
 
 let skip: string | false = false;
 before(async () => {
@@ -34,7 +34,7 @@ const row = {
 test('a q4 LMM on the WebGPU engine answers like tfjs on the dequantized weights (vector rows spliced on the GPU)', { timeout: 240_000 }, async (t) => {
   if (skip) return t.skip(skip);
   const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vector'], hiddenSize: 64, numHiddenLayers: 2, seed: 3 });
-  const { quantized, float } = quantizeFiles(files, 4, 16, false);
+  const { quantized, float } = quantizeFiles(files, { bits: 4, groupSize: 16, sym: false });
   const gpu = await loadGpuLMM(new MemorySource(Object.fromEntries(quantized)), { maxSeq: 128 });
   const ref = await loadLMM(new MemorySource(Object.fromEntries(float)));
   try {

@@ -43,6 +43,9 @@ class Counting implements WeightBytes {
   get location(): string {
     return this.inner.location;
   }
+  size(name: string): Promise<number> {
+    return this.inner.size(name);
+  }
   readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     return this.inner.readRange(name, start, end);
   }

@@ -11,31 +11,7 @@ import type { DType } from '../io/safetensors.js';
 import type { LlamaConfig } from '../lm/config.js';
 import { isQuantized, packedBytes, packedLayout, type PackedFormat, type PackedLayout } from '../../kernels/packed-weight.js';
 import type { TensorEntry } from './safetensors-index.js';
-
-/** `quantization_config` of a QUANT-LAYOUT.md checkpoint. */
-export interface QuantConfig {
-  bits: 4 | 8;
-  groupSize: number;
-  sym: boolean;
-  modulesNotToConvert: string[];
-}
-
-/** Reads `quantization_config` (null when absent); refuses methods other than `matmul_nbits`. */
-export function parseQuantConfig(raw: Record<string, unknown>): QuantConfig | null {
-  const q = raw.quantization_config as Record<string, unknown> | undefined;
-  if (q === undefined || q === null) return null;
-  if (q.quant_method !== 'matmul_nbits') {
-    throw new Error(`config.json: quantization_config.quant_method "${String(q.quant_method)}" is not supported here (matmul_nbits is; see docs/quantization.md)`);
-  }
-  if (q.bits !== 4 && q.bits !== 8) throw new Error(`config.json: quantization_config.bits must be 4 or 8, got ${JSON.stringify(q.bits)}`);
-  const groupSize = Number(q.group_size ?? 32);
-  return {
-    bits: q.bits,
-    groupSize,
-    sym: q.sym !== false,
-    modulesNotToConvert: Array.isArray(q.modules_not_to_convert) ? q.modules_not_to_convert.map(String) : [],
-  };
-}
+import { parseQuantizationConfig, type QuantizationConfig } from '../quant/config.js';
 
 /** How float weights are held: as stored, or F32 narrowed to a 16-bit format. */
 export type HoldDType = 'auto' | 'f16' | 'bf16';
@@ -94,7 +70,7 @@ export interface MemoryPlan {
 
 export interface LMPlan {
   config: LlamaConfig;
-  quant: QuantConfig | null;
+  quant: QuantizationConfig | null;
   embed: LinearPlan;
   /** Null when tied to the embedding. */
   lmHead: LinearPlan | null;
@@ -135,7 +111,7 @@ function planLinear(
   entries: Map<string, TensorEntry>,
   modules: { prefix: string; rows: number; bias: boolean }[],
   K: number,
-  quant: QuantConfig | null,
+  quant: QuantizationConfig | null,
   hold: HoldDType,
 ): LinearPlan {
   const name = modules.map((m) => m.prefix).join(' | ');
@@ -183,7 +159,7 @@ function planLinear(
  * projections (q/k/v, gate/up) are stored in formats that cannot share one packed weight.
  */
 export function planLM(config: LlamaConfig, entries: Map<string, TensorEntry>, opts: PlanOptions = {}): LMPlan {
-  const quant = parseQuantConfig(config.raw);
+  const quant = parseQuantizationConfig(config.raw, 'config.json');
   const hold = opts.dtype ?? 'auto';
   const { hiddenSize: D, intermediateSize: F, numAttentionHeads: H, numKeyValueHeads: KVH, headDim: hd, vocabSize: V } = config;
   const lin = (mods: { prefix: string; rows: number; bias: boolean }[], K: number) => planLinear(entries, mods, K, quant, hold);

@@ -7,7 +7,7 @@ import { readJSON, UrlSource, type ModelSource } from '../io/source.js';
 import { parseLlamaConfig } from '../lm/config.js';
 import { checkFits, planLM, type LMPlan, type PlanOptions } from './lm-plan.js';
 import { readSafetensorsIndex } from './safetensors-index.js';
-import { SourceWeightBytes, UrlWeightBytes, type WeightBytes } from './weight-bytes.js';
+import { hasRanges, RangeSourceWeightBytes, SourceWeightBytes, UrlWeightBytes, type WeightBytes } from './weight-bytes.js';
 import { GpuContext, requestLMDevice, type LMDevice } from './gpu-context.js';
 import { uploadWeights, type UploadProgress } from './weight-upload.js';
 import { WebGPULM } from './lm-engine.js';
@@ -16,7 +16,10 @@ import { WebGPULM } from './lm-engine.js';
 export interface LoadWebGPULMOptions extends PlanOptions {
   /** The device to use (default: a new one with the adapter's highest limits). */
   device?: LMDevice;
-  /** Where weight bytes come from (default: range requests for a URL source, else the source's files). */
+  /**
+   * Where weight bytes come from (default: streamed range requests for a URL source, chunked `readRange` for a
+   * source that has it, else the source's files read whole).
+   */
   bytes?: WeightBytes;
   /** Refuse models whose GPU memory (weights + KV cache + activations) is above this. */
   budgetBytes?: number;
@@ -26,7 +29,9 @@ export interface LoadWebGPULMOptions extends PlanOptions {
 
 /** The plan for a checkpoint (reads config.json and the safetensors headers only). */
 export async function planWebGPULM(source: ModelSource, opts: LoadWebGPULMOptions = {}): Promise<{ plan: LMPlan; bytes: WeightBytes }> {
-  const bytes = opts.bytes ?? (source instanceof UrlSource ? new UrlWeightBytes(source.location) : new SourceWeightBytes(source));
+  const bytes =
+    opts.bytes ??
+    (source instanceof UrlSource ? new UrlWeightBytes(source.location) : hasRanges(source) ? new RangeSourceWeightBytes(source) : new SourceWeightBytes(source));
   const config = parseLlamaConfig(await readJSON<Record<string, unknown>>(source, 'config.json'));
   const entries = await readSafetensorsIndex(source, bytes);
   return { plan: planLM(config, entries, opts), bytes };

@@ -3,7 +3,7 @@
  * so a loader can plan GPU memory and refuse a model that will not fit before it reads any weight data.
  * Single files and sharded ones (`model.safetensors.index.json`) alike.
  */
-import { bytesPerElement, isDType, shapeSize, type DType } from '../io/safetensors.js';
+import { parseSafetensorsHeader, safetensorsHeaderLength, type DType } from '../io/safetensors.js';
 import { ModelFileError, joinLocation, readJSON, type ModelSource } from '../io/source.js';
 import type { WeightBytes } from './weight-bytes.js';
 
@@ -18,44 +18,19 @@ export interface TensorEntry {
   end: number;
 }
 
-const MAX_HEADER_BYTES = 100_000_000;
-
-/** Reads and validates the header of one safetensors file. */
+/**
+ * Reads and validates the header of one safetensors file (real-node's header parser: every offset, size and
+ * the tiling of the data area checked, errors naming the file and tensor).
+ */
 export async function readSafetensorsHeader(bytes: WeightBytes, file: string): Promise<TensorEntry[]> {
   const where = joinLocation(bytes.location, file);
-  const fail = (msg: string) => new ModelFileError(`${where}: ${msg}`);
-  const head = await bytes.readRange(file, 0, 8);
-  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
-  if (!(n > 1 && n <= MAX_HEADER_BYTES)) throw fail(`header length ${n} is not plausible (not safetensors, or truncated?)`);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(await bytes.readRange(file, 8, 8 + n)));
-  } catch (e) {
-    throw fail(`header is not valid UTF-8 JSON: ${(e as Error).message}`);
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw fail('header is not a JSON object');
+  const size = await bytes.size(file);
+  const n = safetensorsHeaderLength(await bytes.readRange(file, 0, Math.min(8, size)), size, where);
+  const { entries } = parseSafetensorsHeader(await bytes.readRange(file, 8, 8 + n), size - 8 - n, where);
   const dataStart = 8 + n;
-  const entries: TensorEntry[] = [];
-  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') continue;
-    const e = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    const t = `tensor "${name}"`;
-    if (!isDType(e?.dtype)) throw fail(`${t}: unknown dtype ${JSON.stringify(e?.dtype)}`);
-    const shape = e.shape;
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw fail(`${t}: bad shape ${JSON.stringify(shape)}`);
-    const off = e.data_offsets;
-    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1]) {
-      throw fail(`${t}: data_offsets ${JSON.stringify(off)} is not [begin, end]`);
-    }
-    const need = shapeSize(shape as number[]) * bytesPerElement(e.dtype);
-    if (off[1] - off[0] !== need) throw fail(`${t}: data_offsets [${off[0]}, ${off[1]}] hold ${off[1] - off[0]} bytes, ${e.dtype} [${shape.join(', ')}] needs ${need}`);
-    entries.push({ name, dtype: e.dtype, shape: shape as number[], file, start: dataStart + off[0], end: dataStart + off[1] });
-  }
-  entries.sort((a, b) => a.start - b.start);
-  for (let i = 1; i < entries.length; i++) {
-    if (entries[i].start < entries[i - 1].end) throw fail(`tensor "${entries[i].name}" overlaps "${entries[i - 1].name}"`);
-  }
-  return entries;
+  return entries
+    .map((e) => ({ name: e.name, dtype: e.dtype, shape: e.shape, file, start: dataStart + e.begin, end: dataStart + e.end }))
+    .sort((a, b) => a.start - b.start);
 }
 
 /**

@@ -4,14 +4,16 @@
  *
  * Implementations: a URL (one `Range: bytes=N-` request per header and per file; a server that ignores ranges
  * still works, its body is read and skipped up to N), a Blob/File (a picked folder, or a file kept in Cache
- * Storage: `Blob.slice` reads from disk), and any `ModelSource` (whole files; for tests and small models).
- * Node adds a local-file one (node/weight-file-bytes.ts).
+ * Storage: `Blob.slice` reads from disk), a `ModelSource` with byte ranges (`readRange`/`size`, e.g. Node's
+ * FolderSource: read in chunks), and any other `ModelSource` (whole files; for tests and small models).
  */
 import { ModelFileError, joinLocation, type ModelSource } from '../io/source.js';
 
 /** Where streamed loading reads weight files from. */
 export interface WeightBytes {
   readonly location: string;
+  /** Size of file `name` in bytes. */
+  size(name: string): Promise<number>;
   /** Bytes `[start, end)` of file `name` (short reads are an error). */
   readRange(name: string, start: number, end: number): Promise<Uint8Array>;
   /** Bytes `[start, end)` of file `name` as chunks, in order; each chunk is the caller's to keep or drop. */
@@ -66,6 +68,25 @@ export class UrlWeightBytes implements WeightBytes {
     this.location = baseUrl.replace(/\/+$/, '');
   }
 
+  /** From a HEAD request's Content-Length, else from the total in a one-byte range answer's Content-Range. */
+  async size(name: string): Promise<number> {
+    const url = joinLocation(this.location, name);
+    try {
+      const head = await this.fetchFn(url, { method: 'HEAD' });
+      const len = Number(head.headers.get('content-length') ?? NaN);
+      if (head.ok && Number.isSafeInteger(len) && len > 0) return len;
+      const one = await this.fetchFn(url, { headers: { Range: 'bytes=0-0' } });
+      await one.body?.cancel();
+      const total = Number(/\/(\d+)$/.exec(one.headers.get('content-range') ?? '')?.[1] ?? NaN);
+      if (one.status === 206 && Number.isSafeInteger(total)) return total;
+      const whole = Number(one.headers.get('content-length') ?? NaN);
+      if (one.status === 200 && Number.isSafeInteger(whole)) return whole;
+    } catch (e) {
+      throw new ModelFileError(`could not fetch ${url}: ${(e as Error).message}`);
+    }
+    throw new ModelFileError(`${url}: the server gives no size (Content-Length or Content-Range)`);
+  }
+
   readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     return collect(this.stream(name, start, end), end - start, `${joinLocation(this.location, name)} bytes ${start}-${end}`);
   }
@@ -94,6 +115,10 @@ export class BlobWeightBytes implements WeightBytes {
     /** Bytes per chunk of {@link stream}. */
     private readonly chunkBytes = 8 << 20,
   ) {}
+
+  async size(name: string): Promise<number> {
+    return (await this.blobOf(name)).size;
+  }
 
   async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     const blob = await this.blobOf(name);
@@ -128,6 +153,10 @@ export class SourceWeightBytes implements WeightBytes {
     return f;
   }
 
+  async size(name: string): Promise<number> {
+    return (await this.file(name)).length;
+  }
+
   async readRange(name: string, start: number, end: number): Promise<Uint8Array> {
     const bytes = await this.file(name);
     if (end > bytes.length) throw new ModelFileError(`${joinLocation(this.location, name)} is ${bytes.length} bytes, cannot read ${start}-${end}`);
@@ -139,4 +168,33 @@ export class SourceWeightBytes implements WeightBytes {
     if (end > bytes.length) throw new ModelFileError(`${joinLocation(this.location, name)} is ${bytes.length} bytes, cannot read ${start}-${end}`);
     for (let at = start; at < end; at += this.chunkBytes) yield bytes.subarray(at, Math.min(end, at + this.chunkBytes));
   }
+}
+
+/** Weight files through a `ModelSource` that reads byte ranges (`readRange` and `size`), in chunks. */
+export class RangeSourceWeightBytes implements WeightBytes {
+  constructor(
+    private readonly source: ModelSource & Required<Pick<ModelSource, 'readRange' | 'size'>>,
+    private readonly chunkBytes = 8 << 20,
+  ) {}
+
+  get location(): string {
+    return this.source.location;
+  }
+
+  size(name: string): Promise<number> {
+    return this.source.size(name);
+  }
+
+  readRange(name: string, start: number, end: number): Promise<Uint8Array> {
+    return this.source.readRange(name, start, end);
+  }
+
+  async *stream(name: string, start: number, end: number): AsyncIterable<Uint8Array> {
+    for (let at = start; at < end; at += this.chunkBytes) yield await this.source.readRange(name, at, Math.min(end, at + this.chunkBytes));
+  }
+}
+
+/** Whether `source` reads byte ranges (real-node's optional `readRange`/`size`). */
+export function hasRanges(source: ModelSource): source is ModelSource & Required<Pick<ModelSource, 'readRange' | 'size'>> {
+  return typeof source.readRange === 'function' && typeof source.size === 'function';
 }
