@@ -17,6 +17,7 @@ import {
   matvecSource,
   matvecWorkgroups,
   type MatVecFusion,
+  type MatVecShape,
 } from './dequant-source.js';
 import { dequantize, packedWordCounts, type PackedFormat, type PackedLayout, type PackedWords } from './packed-weight.js';
 
@@ -48,7 +49,7 @@ export function disposePacked(p: PackedTensors): void {
 }
 
 /** Kernel attributes: the layout, flattened (tfjs attrs are plain values). */
-type DequantAttrs = Omit<PackedLayout, 'hasZeros'> & { hasZeros: number; hasBias: number; swiglu: number };
+type DequantAttrs = Omit<PackedLayout, 'hasZeros'> & { hasZeros: number; hasBias: number; swiglu: number; shape: MatVecShape | '' };
 
 const hooks = `
 fn unpackHalf2(v : u32) -> vec2<f32> {
@@ -87,12 +88,19 @@ class MatVecProgram extends DequantProgram {
     private readonly M: number,
     units: number,
     private readonly fusion: MatVecFusion,
+    private readonly shape: MatVecShape,
   ) {
-    super(M, units, matvecWorkgroups(units), `multiTokenDequantMatVec_${format}_m${M}_s${fusion.swiglu ? 1 : 0}`);
+    super(M, units, matvecWorkgroups(units, shape), `multiTokenDequantMatVec_${format}_m${M}_s${fusion.swiglu ? 1 : 0}_${shape}`);
   }
   getUserCode(): string {
-    return hooks + matvecSource(this.format, this.M, this.fusion);
+    return hooks + matvecSource(this.format, this.M, this.fusion, this.shape);
   }
+}
+
+/** The matvec shape for this backend's adapter: `rows` on SwiftShader (a CPU), `lanes` on GPUs. */
+function shapeFor(backend: WebGPUBackend): MatVecShape {
+  const info = (backend as unknown as { adapterInfo?: { architecture?: string; vendor?: string } }).adapterInfo;
+  return /swiftshader/i.test(`${info?.vendor ?? ''} ${info?.architecture ?? ''}`) ? 'rows' : 'lanes';
 }
 
 class MatMulProgram extends DequantProgram {
@@ -114,8 +122,9 @@ const kernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const M = x.shape[0];
   const swiglu = a.swiglu === 1;
   const units = swiglu ? a.N / 2 : a.N;
+  const shape = a.shape || shapeFor(backend as WebGPUBackend);
   const program =
-    M <= MATVEC_MAX_ROWS || swiglu ? new MatVecProgram(a.format, M, units, { swiglu }) : new MatMulProgram(a.format, M, a.N);
+    M <= MATVEC_MAX_ROWS || swiglu ? new MatVecProgram(a.format, M, units, { swiglu }, shape) : new MatMulProgram(a.format, M, a.N);
   const uniforms = [M, units, a.K, a.groupSize, a.nBlocks, a.rowWords, a.zeroRowBytes, a.hasZeros, a.hasBias];
   return (backend as WebGPUBackend).runWebGPUProgram(program, [x, w, scales, zeros, bias], 'float32', [
     ...uniforms.map((v) => ({ type: 'int32', data: [v] })),
@@ -138,6 +147,8 @@ export interface DequantMatMulOptions {
    * (the SwiGLU MLP's first half in one kernel; matvec kernel at any M).
    */
   swiglu?: boolean;
+  /** The matvec kernel's shape (default: `rows` on SwiftShader, `lanes` elsewhere; see dequant-source.ts). */
+  shape?: MatVecShape;
 }
 
 /**
@@ -159,7 +170,7 @@ export function dequantMatMul(x: Tensor2D, p: PackedTensors, opts: DequantMatMul
   }
   if (tf.getBackend() !== 'webgpu') return referenceMatMul(x, p, bias, opts.swiglu ?? false);
   return tf.tidy(() => {
-    const attrs: DequantAttrs = { ...l, hasZeros: l.hasZeros ? 1 : 0, hasBias: bias ? 1 : 0, swiglu: opts.swiglu ? 1 : 0 };
+    const attrs: DequantAttrs = { ...l, hasZeros: l.hasZeros ? 1 : 0, hasBias: bias ? 1 : 0, swiglu: opts.swiglu ? 1 : 0, shape: opts.shape ?? '' };
     const b = bias ?? tf.zeros([1]);
     const inputs = { x, w: p.words, scales: p.scales, zeros: p.zeros, bias: b };
     return tf.engine().runKernel(DEQUANT_MATMUL_KERNEL, inputs, attrs as unknown as tf.NamedAttrMap) as Tensor2D;

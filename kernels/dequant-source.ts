@@ -8,9 +8,17 @@ import { DEQUANT_MATVEC_WGSL } from './dequant-matvec.wgsl.js';
 import { DEQUANT_MATMUL_WGSL } from './dequant-matmul.wgsl.js';
 import { FORMAT_CODE, type PackedFormat } from './packed-weight.js';
 
-/** Lanes per output and outputs per workgroup of the matvec kernel (64 threads). */
-export const MATVEC_LANES = 8;
-export const MATVEC_ROWS_PER_WG = 8;
+/**
+ * The matvec kernel's two shapes: `lanes` (8 lanes per output, 8 outputs per workgroup, a barrier to add the lanes
+ * up: coalesced reads, for GPUs) and `rows` (one output per invocation, 64 per workgroup, no barrier: for CPU
+ * implementations such as SwiftShader, where a barrier costs ~0.1 ms per workgroup).
+ */
+export type MatVecShape = 'lanes' | 'rows';
+
+const SHAPES: Record<MatVecShape, { lanes: number; rowsPerWg: number; main: string }> = {
+  lanes: { lanes: 8, rowsPerWg: 8, main: 'mainLanes' },
+  rows: { lanes: 1, rowsPerWg: 64, main: 'mainRowSerial' },
+};
 /** Threads per workgroup of both kernels. */
 export const DEQUANT_WG_SIZE = 64;
 /** Output tile edge of the matmul kernel. */
@@ -47,16 +55,18 @@ function formatSource(format: PackedFormat): string {
 }
 
 /** The matvec kernel's code (after the host's bindings and hooks) for `M` rows of x. */
-export function matvecSource(format: PackedFormat, M: number, fusion: MatVecFusion = {}): string {
+export function matvecSource(format: PackedFormat, M: number, fusion: MatVecFusion = {}, shape: MatVecShape = 'lanes'): string {
   if (!(Number.isInteger(M) && M >= 1 && M <= MATVEC_MAX_ROWS)) throw new Error(`matvec: M = ${M} is outside 1…${MATVEC_MAX_ROWS}`);
+  const sh = SHAPES[shape];
   return [
     `const M_ROWS : i32 = ${M};`,
-    `const LANES : i32 = ${MATVEC_LANES};`,
-    `const ROWS_PER_WG : i32 = ${MATVEC_ROWS_PER_WG};`,
+    `const LANES : i32 = ${sh.lanes};`,
+    `const ROWS_PER_WG : i32 = ${sh.rowsPerWg};`,
     `const NORM : bool = ${fusion.norm ? 'true' : 'false'};`,
     `const SWIGLU : bool = ${fusion.swiglu ? 'true' : 'false'};`,
     formatSource(format),
     DEQUANT_MATVEC_WGSL,
+    `fn main(index : i32) {\n  ${sh.main}(index);\n}`,
   ].join('\n');
 }
 
@@ -66,8 +76,8 @@ export function matmulSource(format: PackedFormat): string {
 }
 
 /** Workgroups of one matvec dispatch with `units` outputs per row of x. */
-export function matvecWorkgroups(units: number): number {
-  return Math.ceil(units / MATVEC_ROWS_PER_WG);
+export function matvecWorkgroups(units: number, shape: MatVecShape = 'lanes'): number {
+  return Math.ceil(units / SHAPES[shape].rowsPerWg);
 }
 
 /** Workgroups of one matmul dispatch for an `[M, N]` output. */

@@ -32,13 +32,16 @@ fn wordAt(i : i32) -> u32 {
 // The 4 stored values of row n at k = 4c ... 4c+3: integer codes (q4, q8) or the weights (float formats).
 fn rawUnit(n : i32, c : i32) -> vec4<f32> {
   let base = n * uniforms.rowWords;
+  // Constant scalar shifts, not a vec4 of per-lane shift amounts: CPU implementations (SwiftShader) turn those
+  // into slow per-lane code, and GPUs do not care.
   if (FORMAT == FMT_Q4) {
-    // Even k in the low nibble: nibble j of a word is k = 8·word + j.
-    let word = wordAt(base + (c >> 1u)) >> (u32(c & 1) * 16u);
-    return vec4<f32>((vec4<u32>(word) >> vec4<u32>(0u, 4u, 8u, 12u)) & vec4<u32>(15u));
+    // Even k in the low nibble: nibble j of a word is k = 8·word + j; unit c takes the half c & 1.
+    let v = wordAt(base + (c >> 1u)) >> (u32(c & 1) * 16u);
+    return vec4<f32>(f32(v & 15u), f32((v >> 4u) & 15u), f32((v >> 8u) & 15u), f32((v >> 12u) & 15u));
   }
   if (FORMAT == FMT_Q8) {
-    return vec4<f32>((vec4<u32>(wordAt(base + c)) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(255u));
+    let v = wordAt(base + c);
+    return vec4<f32>(f32(v & 255u), f32((v >> 8u) & 255u), f32((v >> 16u) & 255u), f32(v >> 24u));
   }
   if (FORMAT == FMT_F16) {
     let i = base + 2 * c;

@@ -84,7 +84,7 @@ export interface DequantCheck {
 }
 
 /** Runs one case on the active backend. */
-export async function checkDequant(c: DequantCase, seed: number): Promise<DequantCheck> {
+export async function checkDequant(c: DequantCase, seed: number, shape?: 'lanes' | 'rows'): Promise<DequantCheck> {
   const packed = packRandom(c, seed);
   const rng = new Rng(seed + 1);
   const xv = Float32Array.from({ length: c.M * c.K }, () => rng.normal());
@@ -93,7 +93,7 @@ export async function checkDequant(c: DequantCase, seed: number): Promise<Dequan
   const x = tf.tensor2d(xv, [c.M, c.K]);
   const bias = c.bias ? tf.tensor1d(bv) : null;
   try {
-    const y = dequantMatMul(x, pt, { bias, swiglu: c.swiglu });
+    const y = dequantMatMul(x, pt, { bias, swiglu: c.swiglu, shape });
     const got = (await y.data()) as Float32Array;
     y.dispose();
     const W = tf.tensor2d(dequantize(packed), [c.N, c.K]);
@@ -128,7 +128,7 @@ export async function checkDequant(c: DequantCase, seed: number): Promise<Dequan
         at = i;
       }
     }
-    const error = worst <= 1 ? undefined : `${c.name}: output ${at} is ${got[at]}, reference ${want[at]} (${worst.toFixed(1)}× the tolerance)`;
+    const error = worst <= 1 ? undefined : `${c.name}${shape ? ` (${shape})` : ''}: output ${at} is ${got[at]}, reference ${want[at]} (${worst.toFixed(1)}× the tolerance)`;
     return { name: c.name, worst, error };
   } finally {
     x.dispose();

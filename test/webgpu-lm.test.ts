@@ -118,9 +118,14 @@ test('plan: a quantized tensor with the wrong shape is named', async () => {
   await assert.rejects(planWebGPULM(new MemorySource(m.files)), /weight "model\.layers\.0\.self_attn\.q_proj\.qweight" has shape \[64, 4, 8\], expected \[64, 2, 16\]/);
 });
 
-test('q4 Llama (asymmetric, group 16, untied lm_head): greedy tokens and logits equal tfjs on the dequantized weights', { timeout: 240_000 }, async (t) => {
+test('q4 Llama (asymmetric, group 16, untied lm_head): greedy tokens and logits equal tfjs on the dequantized weights, with either matvec shape', { timeout: 240_000 }, async (t) => {
   if (skip) return t.skip(skip);
-  (await checkModel(t, { arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false })).dispose();
+  // `rows` is what a CPU adapter (SwiftShader, here) gets by default, `lanes` what GPUs get.
+  for (const matvecShape of ['rows', 'lanes'] as const) {
+    const lm = await checkModel(t, { arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false }, { matvecShape });
+    assert.equal(lm.ctx.matvecShape, matvecShape);
+    lm.dispose();
+  }
 });
 
 test('q8 Qwen2 (symmetric, q|k|v biases, tied embeddings with a quantized lm_head copy): greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {

@@ -24,6 +24,11 @@ export interface LMDevice {
   adapterInfo: string;
   /** Whether `shader-f16` is enabled (f16 weights are then widened by a bitcast to vec2<f16>). */
   shaderF16: boolean;
+  /**
+   * A CPU implementation (SwiftShader, or any fallback adapter): workgroup barriers are expensive there, so the
+   * matvec kernel runs one output per invocation instead of lanes that add up (kernels/dequant-source.ts).
+   */
+  cpu: boolean;
 }
 
 /**
@@ -43,7 +48,8 @@ export async function requestLMDevice(): Promise<LMDevice> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: shaderF16 ? ['shader-f16'] : [] });
   const i = adapter.info;
   const adapterInfo = `${i.vendor || 'unknown vendor'} ${i.architecture || ''}${i.description ? ` (${i.description})` : ''}`.trim();
-  return { device, adapterInfo, shaderF16 };
+  const fallback = (i as { isFallbackAdapter?: boolean }).isFallbackAdapter === true;
+  return { device, adapterInfo, shaderF16, cpu: fallback || /swiftshader|llvmpipe|lavapipe/i.test(adapterInfo) };
 }
 
 /** A binding of an explicit layout. */
@@ -71,6 +77,8 @@ export class GpuContext {
   constructor(
     readonly device: GPUDevice,
     readonly shaderF16 = false,
+    /** Which matvec shape this device runs best (see {@link LMDevice.cpu}). */
+    readonly matvecShape: 'lanes' | 'rows' = 'lanes',
   ) {}
 
   /** Bytes of every live buffer this context created. */

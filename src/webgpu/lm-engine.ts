@@ -180,12 +180,13 @@ export class WebGPULM {
   private async matvec(label: string, l: GpuLinear, out: GPUBuffer, input: GPUBuffer, opts: { gamma?: GPUBuffer; swiglu?: boolean; residual?: boolean }): Promise<Dispatch> {
     const units = opts.swiglu ? l.layout.N / 2 : l.layout.N;
     const f16 = this.ctx.shaderF16;
-    const pipeline = await this.kernel(matvecKernel(l.layout.format, 1, { norm: !!opts.gamma, swiglu: opts.swiglu, residual: opts.residual }, f16));
+    const shape = this.ctx.matvecShape;
+    const pipeline = await this.kernel(matvecKernel(l.layout.format, 1, { norm: !!opts.gamma, swiglu: opts.swiglu, residual: opts.residual }, f16, shape));
     const u = this.decodeUniform(DEQUANT_FIELDS, this.linearValues(l, 1, units, this.plan.config.rmsNormEps));
     const bindGroup = this.ctx.bindGroup(label, DEQUANT_BINDINGS, [
       out, input, l.words, l.scales, l.zeros, l.bias ?? this.dummy, opts.gamma ?? this.dummy, u,
     ]);
-    return { label, pipeline, bindGroup, groups: matvecWorkgroups(units) };
+    return { label, pipeline, bindGroup, groups: matvecWorkgroups(units, shape) };
   }
 
   /** A prefill matmul dispatch. */

@@ -4,7 +4,7 @@
  * the host part differs (here: explicit bindings, a gamma buffer for the fused norm, and a residual add).
  */
 import type { PackedFormat } from '../../kernels/packed-weight.js';
-import { DEQUANT_UNIFORM_FIELDS, DEQUANT_WG_SIZE, matmulSource, matvecSource, type MatVecFusion } from '../../kernels/dequant-source.js';
+import { DEQUANT_UNIFORM_FIELDS, DEQUANT_WG_SIZE, matmulSource, matvecSource, type MatVecFusion, type MatVecShape } from '../../kernels/dequant-source.js';
 import { DEQUANT_WGSL } from '../../kernels/dequant.wgsl.js';
 import { FORMAT_CODE } from '../../kernels/packed-weight.js';
 import { LM_EMBED_WGSL } from '../../kernels/lm-embed.wgsl.js';
@@ -87,11 +87,11 @@ fn start(@builtin(workgroup_id) wid : vec3<u32>, @builtin(num_workgroups) nwg : 
 `;
 
 /** The dequant matvec (M rows of x), optionally with the fused norm / SwiGLU and a residual add. */
-export function matvecKernel(format: PackedFormat, M: number, fusion: MatVecFusion & { residual?: boolean }, shaderF16: boolean): KernelSource {
+export function matvecKernel(format: PackedFormat, M: number, fusion: MatVecFusion & { residual?: boolean }, shaderF16: boolean, shape: MatVecShape = 'lanes'): KernelSource {
   const tag = [fusion.norm ? 'norm' : '', fusion.swiglu ? 'swiglu' : '', fusion.residual ? 'residual' : ''].filter(Boolean).join('+');
   return {
-    label: `matvec ${format} M${M}${tag ? ` ${tag}` : ''}`,
-    code: dequantHost(shaderF16, !!fusion.residual) + matvecSource(format, M, fusion) + START,
+    label: `matvec ${format} M${M} ${shape}${tag ? ` ${tag}` : ''}`,
+    code: dequantHost(shaderF16, !!fusion.residual) + matvecSource(format, M, fusion, shape) + START,
     entryPoint: 'start',
     bindings: DEQUANT_BINDINGS,
   };

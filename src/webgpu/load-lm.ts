@@ -23,6 +23,8 @@ export interface LoadWebGPULMOptions extends PlanOptions {
   bytes?: WeightBytes;
   /** Refuse models whose GPU memory (weights + KV cache + activations) is above this. */
   budgetBytes?: number;
+  /** The matvec kernel's shape (default: `rows` on CPU adapters such as SwiftShader, `lanes` on GPUs). */
+  matvecShape?: 'lanes' | 'rows';
   /** Progress: a line per phase, and bytes while weights stream in. */
   onProgress?: (p: { message?: string; upload?: UploadProgress }) => void;
 }
@@ -49,9 +51,9 @@ export async function loadWebGPULM(source: ModelSource, opts: LoadWebGPULMOption
   const dev = opts.device ?? (await requestLMDevice());
   const limits = dev.device.limits;
   checkFits(plan, { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, budgetBytes: opts.budgetBytes });
-  const ctx = new GpuContext(dev.device, dev.shaderF16);
+  const ctx = new GpuContext(dev.device, dev.shaderF16, opts.matvecShape ?? (dev.cpu ? 'rows' : 'lanes'));
   try {
-    log(`streaming weights into GPU buffers (${dev.adapterInfo})`);
+    log(`streaming weights into GPU buffers (${dev.adapterInfo}${dev.cpu ? ', a CPU implementation' : ''})`);
     const weights = await uploadWeights(ctx, plan, bytes, (upload) => opts.onProgress?.({ upload }));
     log('compiling the WebGPU kernels');
     return await WebGPULM.create(ctx, plan, weights);
