@@ -11,7 +11,8 @@
  *
  * Options: --model DIR, --steps N (default 32), --prompt N (prompt tokens, default 16), --max_seq N (KV cache,
  * default 512), --temperature T, --top_p P (sampling on the device; default greedy), --hidden/--layers/--vocab
- * for the generated model.
+ * for the generated model, --reference node-int4: also decode greedily with the Node engine (onnxruntime
+ * MatMulNBits on the same folder, issue #14) and say whether each runtime produced the same tokens.
  */
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -24,6 +25,10 @@ import { FolderSource } from '../node/folder-source.js';
 import { FileWeightBytes } from '../node/weight-file-bytes.js';
 import { tf } from '../src/tf.js';
 import { readJSON } from '../src/io/source.js';
+import { loadLMM } from '../src/lmm/load.js';
+import { generate } from '../src/lm/generate.js';
+import { selectNodeBackend } from '../node/backend.js';
+import { readSafetensorsIndex } from '../src/webgpu/safetensors-index.js';
 import { makeTinyLMFiles } from '../src/tiny/tiny-lmm.js';
 import { loadWebGPULM } from '../src/webgpu/load-lm.js';
 import { requestLMDevice } from '../src/webgpu/gpu-context.js';
@@ -44,6 +49,7 @@ const { values: a } = parseArgs({
     hidden: { type: 'string', default: '256' },
     layers: { type: 'string', default: '4' },
     vocab: { type: 'string', default: '512' },
+    reference: { type: 'string' },
   },
 });
 const steps = Number(a.steps);
@@ -60,13 +66,28 @@ function promptIds(vocab: number): Int32Array {
 async function modelDir(tmp: string): Promise<string> {
   if (a.model) return resolve(a.model);
   await tf.setBackend('cpu');
-  const files = await makeTinyLMFiles({ arch: 'qwen2', hiddenSize: Number(a.hidden), intermediateSize: 4 * Number(a.hidden), numHiddenLayers: Number(a.layers), numAttentionHeads: 8, numKeyValueHeads: 2, vocabSize: Number(a.vocab), seed: 1 });
+  const files = await makeTinyLMFiles({ arch: 'llama', hiddenSize: Number(a.hidden), intermediateSize: 4 * Number(a.hidden), numHiddenLayers: Number(a.layers), numAttentionHeads: 8, numKeyValueHeads: 2, vocabSize: Number(a.vocab), seed: 1 });
   const { quantized } = quantizeFiles(files, { bits: 4, groupSize: 32, sym: false });
   const dir = join(tmp, 'model');
   await mkdir(dir, { recursive: true });
   for (const [name, data] of quantized) await writeFile(join(dir, name), data);
   return dir;
 }
+
+/** Greedy tokens of the Node engine (onnxruntime; int4 weights through MatMulNBits) for the same prompt. */
+async function nodeReference(dir: string, ids: Int32Array): Promise<{ tokens: number[]; backend: string; ms: number }> {
+  const sel = await selectNodeBackend({ force: 'onnxruntime' });
+  const lmm = await loadLMM(new FolderSource(dir));
+  const t0 = performance.now();
+  const [tokens] = await generate(lmm.lm, { inputIds: [Array.from(ids)] }, { maxNewTokens: steps, stopTokenIds: [] });
+  const ms = performance.now() - t0;
+  lmm.dispose();
+  return { tokens, backend: `${sel.name}${sel.engine ? ` + ${sel.engine}` : ''}`, ms };
+}
+
+let reference: { tokens: number[]; backend: string; ms: number } | null = null;
+/** Bytes of every tensor in the checkpoint's safetensors (what "packed weight bytes" means in the goal). */
+let fileWeightBytes = 0;
 
 function print(runtime: string, device: string, r: DecodeBenchResult, model: Record<string, unknown>): void {
   for (const s of r.steps) {
@@ -77,6 +98,9 @@ function print(runtime: string, device: string, r: DecodeBenchResult, model: Rec
     prefill_and_first_token_ms: +r.steps[0].ms.toFixed(1),
     steady: { ...r.steady, tokensPerSecond: +r.steady.tokensPerSecond.toFixed(3), msPerToken: +r.steady.msPerToken.toFixed(1) },
     gpu_memory: r.memory,
+    weights_in_files: fileWeightBytes,
+    gpu_memory_over_file_weights_plus_kv: +(r.memory.total / (fileWeightBytes + r.memory.kv)).toFixed(3),
+    ...(reference ? { reference: { runtime: `node ${reference.backend}`, tokens: reference.tokens, same_tokens: r.steps.map((s) => s.token).join() === reference.tokens.join() } } : {}),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, load: loadavg().map((x) => +x.toFixed(2)) },
     date: new Date().toISOString(),
   }));
@@ -144,8 +168,13 @@ const tmp = await mkdtemp(join(tmpdir(), 'mt-decode-webgpu-'));
 try {
   const dir = await modelDir(tmp);
   const cfg = await readJSON<Record<string, unknown>>(new FolderSource(dir), 'config.json');
+  for (const e of (await readSafetensorsIndex(new FolderSource(dir), new FileWeightBytes(dir))).values()) fileWeightBytes += e.end - e.start;
+  if (a.reference === 'node-int4') {
+    reference = await nodeReference(dir, promptIds(Number(cfg.vocab_size)));
+    console.log(JSON.stringify({ bench: 'decode-webgpu', runtime: `node ${reference.backend} (reference)`, tokens: reference.tokens, ms_per_token: +(reference.ms / steps).toFixed(1) }));
+  } else if (a.reference) throw new Error(`--reference: unknown "${a.reference}" (node-int4)`);
   const model = {
-    folder: a.model ?? `generated q4 (hidden ${a.hidden}, ${a.layers} layers, vocab ${a.vocab})`,
+    folder: a.model ?? `generated q4 Llama (hidden ${a.hidden}, ${a.layers} layers, vocab ${a.vocab})`,
     hidden: cfg.hidden_size, layers: cfg.num_hidden_layers, heads: cfg.num_attention_heads, kv_heads: cfg.num_key_value_heads,
     intermediate: cfg.intermediate_size, vocab: cfg.vocab_size, quantization: cfg.quantization_config ?? null, max_seq: maxSeq,
   };

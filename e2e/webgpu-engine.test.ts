@@ -1,8 +1,10 @@
 /**
  * The demo page on the WebGPU engine in headless Chromium (SwiftShader): a tiny q4 checkpoint (QUANT-LAYOUT.md)
  * opened by URL, and a float one opened with `?engine=webgpu&dtype=f16`, each answer a greedy question with
- * exactly the text Node computes (tfjs on the dequantized or f16-rounded weights, and the same engine on Dawn),
- * and show the GPU memory they hold: the same byte count as the engine in Node, beside tokens/s.
+ * exactly the text Node computes three ways — the Node engine of issue #14 on the same folder (onnxruntime:
+ * MatMulNBits int4, or f16 weights with `dtype: 'f16'`), tfjs on the dequantized or f16-rounded weights, and
+ * this engine on Dawn — and show the GPU memory they hold: the same byte count as the engine in Node, beside
+ * tokens/s.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -22,6 +24,7 @@ import { loadLMM } from '../src/lmm/load.js';
 import { generateBatch } from '../src/lmm/generate.js';
 import { makeTinyLMFiles } from '../src/tiny/tiny-lmm.js';
 import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { selectNodeBackend } from '../node/backend.js';
 import { loadGpuLMM, streamGenerateGpu } from '../src/webgpu/gpu-lmm.js';
 import { quantizeFiles } from '../test/helpers/quantize-in-memory.js';
 
@@ -58,6 +61,14 @@ async function expect(name: string, served: Map<string, Uint8Array | string>, re
   gpu.dispose();
 }
 
+/** The Node engine's (onnxruntime) answer on the served folder: int4 through MatMulNBits, or f16 weights. */
+async function nodeEngineAnswer(served: Map<string, Uint8Array | string>, dtype: 'f16' | undefined): Promise<string> {
+  const lmm = await loadLMM(new MemorySource(Object.fromEntries(served)), { dtype });
+  const [a] = await generateBatch(lmm, [row], { maxNewTokens: MAX_NEW, temperature: 0 });
+  lmm.dispose();
+  return a.text;
+}
+
 before(async () => {
   if (skip) return;
   await tf.setBackend('cpu');
@@ -80,6 +91,11 @@ before(async () => {
     return [k, float32ToRaw(f16BytesToFloat32(float32ToHalfBytes(v, 'F16'), v.length), t.shape, 'F32')];
   }));
   await expect('f16', fl, new Map([...fl, ['model.safetensors', serializeSafetensors(rounded, { format: 'pt' })]]), 'f16');
+  // The Node engine of issue #14 (wasm + onnxruntime) on the very folders the page opens.
+  const sel = await selectNodeBackend({ force: 'onnxruntime' });
+  assert.equal(sel.engine, 'onnxruntime');
+  assert.equal(await nodeEngineAnswer(quantized, undefined), expected.get('q4')!.text, 'q4: the Node int4 engine answers like the WebGPU engine');
+  assert.equal(await nodeEngineAnswer(fl, 'f16'), expected.get('f16')!.text, 'f16: the Node f16 engine answers like the WebGPU engine');
   server = await serveStatic(join(dir, 'site'));
 });
 
