@@ -21,6 +21,7 @@ import { matMulSession } from './matmul-kernels.js';
 import { kernelMemory } from './tensor-access.js';
 
 const KERNEL = 'MultiTokenFrozenMatMul';
+const GATHER_KERNEL = 'MultiTokenFrozenGather';
 const registry = new Map<number, OrtFrozenWeight>();
 let nextId = 1;
 
@@ -86,6 +87,20 @@ class FloatWeight extends OrtFrozenWeight {
     if (this.data instanceof Float32Array) return this.data.slice();
     return Float32Array.from(this.data, f16BitsToNumber);
   }
+  gatherRows(ids: Tensor): Tensor {
+    if (ids.dtype !== 'int32') throw new Error(`${this.name}: ids must be int32, got ${ids.dtype}`);
+    return tf.engine().runKernel(GATHER_KERNEL, { ids }, { id: this.id } as never) as Tensor;
+  }
+  /** Copies rows `ids` of W into `out` (ids checked against the table). */
+  gatherInto(ids: Int32Array, out: Float32Array): void {
+    const k = this.inFeatures;
+    for (let i = 0; i < ids.length; i++) {
+      const r = ids[i]!;
+      if (!(r >= 0 && r < this.outFeatures)) throw new Error(`${this.name}: token id ${r} is outside the table (${this.outFeatures} rows)`);
+      if (this.data instanceof Float32Array) out.set(this.data.subarray(r * k, (r + 1) * k), i * k);
+      else for (let j = 0; j < k; j++) out[i * k + j] = f16BitsToNumber(this.data[r * k + j]!);
+    }
+  }
 }
 
 class NBitsWeight extends OrtFrozenWeight {
@@ -150,9 +165,22 @@ export function placeOrtWeight(name: string, src: WeightSource, dtype: WeightDTy
   }
 }
 
-/** Registers the kernel that runs frozen-weight products on `backendName` (wasm or cpu). */
+/** Registers the kernels that run frozen-weight products (and embedding lookups) on `backendName` (wasm or cpu). */
 export function registerFrozenMatMulKernel(backendName: string): void {
   if (tf.getKernel(KERNEL, backendName)) return;
+  tf.registerKernel({
+    kernelName: GATHER_KERNEL,
+    backendName,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const { ids } = inputs as { ids: tf.TensorInfo };
+      const w = registry.get((attrs as unknown as { id: number }).id);
+      if (!(w instanceof FloatWeight)) throw new Error(`${GATHER_KERNEL}: weight ${(attrs as unknown as { id: number }).id} is not an embedding table`);
+      const mem = kernelMemory(backendName, backend)!;
+      const out = mem.output([...ids.shape, w.inFeatures]);
+      w.gatherInto(mem.viewInt32(ids), out.values());
+      return out.info;
+    },
+  });
   tf.registerKernel({
     kernelName: KERNEL,
     backendName,

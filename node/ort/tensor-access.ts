@@ -19,6 +19,8 @@ interface CpuBackend {
 export interface KernelMemory {
   /** float32 values of an input tensor. */
   view(t: tf.TensorInfo): Float32Array;
+  /** int32 values of an input tensor (token ids). */
+  viewInt32(t: tf.TensorInfo): Int32Array;
   /** A new float32 output of `shape`, and a function that returns its (current) values view. */
   output(shape: number[]): { info: tf.TensorInfo; values(): Float32Array };
 }
@@ -34,6 +36,7 @@ export function kernelMemory(backendName: string, backend: unknown): KernelMemor
     return {
       // Re-taken on every call: growing the wasm memory detaches earlier views.
       view: (t) => w.typedArrayFromHeap(t) as Float32Array,
+      viewInt32: (t) => w.typedArrayFromHeap(t) as Int32Array,
       output: (shape) => {
         const info = w.makeOutput(shape, 'float32');
         return { info, values: () => w.typedArrayFromHeap(info) as Float32Array };
@@ -46,6 +49,11 @@ export function kernelMemory(backendName: string, backend: unknown): KernelMemor
       view: (t) => {
         const v = c.data.get(t.dataId).values;
         if (!(v instanceof Float32Array)) throw new Error(`onnxruntime engine: a ${t.dtype} tensor's values are not a Float32Array`);
+        return v;
+      },
+      viewInt32: (t) => {
+        const v = c.data.get(t.dataId).values;
+        if (!(v instanceof Int32Array)) throw new Error(`onnxruntime engine: a ${t.dtype} tensor's values are not an Int32Array`);
         return v;
       },
       output: (shape) => {

@@ -7,6 +7,7 @@ import { LlamaAttention } from './attention.js';
 import { LlamaDecoderLayer, LlamaMLP } from './decoder-layer.js';
 import { buildAttentionMask, positionsFromMask } from './attention-mask.js';
 import { KVCache } from './kv-cache.js';
+import { frozenMatMul, type FrozenWeight } from '../nn/frozen-weight.js';
 
 /** The subset of `WeightStore` (src/io/weights.ts) the loader needs. */
 export interface WeightGetter {
@@ -45,15 +46,23 @@ export interface ForwardResult {
  */
 export class LlamaForCausalLM {
   readonly invFreq: Tensor;
+  /** The token embedding table as a tfjs variable, or null when an engine holds it ({@link frozenEmbed}). */
+  readonly embedTokens: tf.Variable | null;
+  /** The table held by an engine outside tfjs memory (Node's onnxruntime engine): lookups and the tied head. */
+  readonly frozenEmbed: FrozenWeight | null;
 
   constructor(
     readonly config: LlamaConfig,
-    readonly embedTokens: tf.Variable,
+    embedTokens: tf.Variable | FrozenWeight,
     readonly layers: LlamaDecoderLayer[],
     readonly norm: RMSNorm,
     /** Null when the embeddings are tied (`tie_word_embeddings`). */
     readonly lmHead: Linear | null,
   ) {
+    const frozen = !(embedTokens instanceof tf.Variable);
+    this.embedTokens = frozen ? null : embedTokens;
+    this.frozenEmbed = frozen ? embedTokens : null;
+    if (this.frozenEmbed && !this.frozenEmbed.gatherRows) throw new Error('a frozen embedding table must support gatherRows');
     this.invFreq = tf.tensor1d(ropeInverseFrequencies(config.headDim, config.ropeTheta, config.ropeScaling));
   }
 
@@ -61,7 +70,12 @@ export class LlamaForCausalLM {
    * Builds the model from HF-named weights, checking every shape against the config. `linear` may supply
    * ready-made layers by module name (a loader that placed weights with an engine, see load-llama.ts).
    */
-  static fromWeights(config: LlamaConfig, w: WeightGetter, linear?: (module: string, out: number, inp: number, bias: boolean) => Linear): LlamaForCausalLM {
+  static fromWeights(
+    config: LlamaConfig,
+    w: WeightGetter,
+    linear?: (module: string, out: number, inp: number, bias: boolean) => Linear,
+    embedding?: FrozenWeight,
+  ): LlamaForCausalLM {
     const { hiddenSize: d, intermediateSize: f, numAttentionHeads: h, numKeyValueHeads: kvh, headDim: hd } = config;
     const lin = (name: string, out: number, inp: number, bias: boolean) =>
       linear ? linear(name, out, inp, bias) : new Linear(w.get(`${name}.weight`, [out, inp]), bias ? w.get(`${name}.bias`, [out]) : null);
@@ -90,7 +104,10 @@ export class LlamaForCausalLM {
         ),
       );
     }
-    const embed = tf.variable(w.get('model.embed_tokens.weight', [config.vocabSize, d]), false);
+    if (embedding && (embedding.outFeatures !== config.vocabSize || embedding.inFeatures !== d)) {
+      throw new Error(`embedding table is [${embedding.outFeatures}, ${embedding.inFeatures}], expected [${config.vocabSize}, ${d}]`);
+    }
+    const embed = embedding ?? tf.variable(w.get('model.embed_tokens.weight', [config.vocabSize, d]), false);
     const norm = new RMSNorm(w.get('model.norm.weight', [d]), config.rmsNormEps);
     const lmHead =
       config.tieWordEmbeddings && !w.has('lm_head.weight') && !w.has('lm_head.qweight') ? null : lin('lm_head', config.vocabSize, d, false);
@@ -99,7 +116,10 @@ export class LlamaForCausalLM {
 
   /** Token embeddings `[B, T, D]` for ids `[B, T]`. Negative ids (modality placeholders) embed as row 0. */
   embed(inputIds: Tensor): Tensor {
-    return tf.tidy(() => tf.gather(this.embedTokens, tf.maximum(tf.cast(inputIds, 'int32'), tf.scalar(0, 'int32'))));
+    return tf.tidy(() => {
+      const ids = tf.maximum(tf.cast(inputIds, 'int32'), tf.scalar(0, 'int32'));
+      return this.frozenEmbed ? this.frozenEmbed.gatherRows!(ids) : tf.gather(this.embedTokens!, ids);
+    });
   }
 
   /** Output projection (tied or not) on hidden states `[..., D]`. */
@@ -108,7 +128,8 @@ export class LlamaForCausalLM {
       if (this.lmHead) return this.lmHead.apply(hidden);
       const lead = hidden.shape.slice(0, -1);
       const flat = hidden.reshape([-1, this.config.hiddenSize]);
-      return tf.matMul(flat, this.embedTokens, false, true).reshape([...lead, this.config.vocabSize]);
+      const logits = this.frozenEmbed ? frozenMatMul(flat, this.frozenEmbed) : tf.matMul(flat, this.embedTokens!, false, true);
+      return logits.reshape([...lead, this.config.vocabSize]);
     });
   }
 
@@ -160,7 +181,7 @@ export class LlamaForCausalLM {
 
   /** All parameters under their Hugging Face names (`model.layers.0.self_attn.q_proj.weight`, …). */
   parameters(): Map<string, tf.Variable> {
-    const m = new Map<string, tf.Variable>([['model.embed_tokens.weight', this.embedTokens]]);
+    const m = new Map<string, tf.Variable>(this.embedTokens ? [['model.embed_tokens.weight', this.embedTokens]] : []);
     this.layers.forEach((layer, i) => {
       for (const [n, v] of layer.parameters()) m.set(`model.layers.${i}.${n}`, v);
     });
@@ -182,14 +203,15 @@ export class LlamaForCausalLM {
   weightBytes(): { tfjs: number; frozen: number } {
     let tfjs = 0;
     for (const v of this.parameters().values()) tfjs += v.size * 4;
-    let frozen = 0;
+    let frozen = this.frozenEmbed?.byteLength ?? 0;
     const all = [...this.linears().values(), ...(this.lmHead ? [this.lmHead] : [])];
     for (const l of all) frozen += l.frozen?.byteLength ?? 0;
     return { tfjs, frozen };
   }
 
   dispose(): void {
-    this.embedTokens.dispose();
+    this.embedTokens?.dispose();
+    this.frozenEmbed?.dispose();
     for (const l of this.layers) l.dispose();
     this.norm.dispose();
     this.lmHead?.dispose();

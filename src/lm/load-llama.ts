@@ -9,7 +9,7 @@ import type { LazyWeights } from '../io/lazy-weights.js';
 import { rawToTensor } from '../io/raw-tensor.js';
 import type { RawTensor } from '../io/safetensors.js';
 import { Linear } from '../nn/linear.js';
-import { frozenWeightPlacer, type WeightDType, type WeightSource } from '../nn/frozen-weight.js';
+import { frozenWeightPlacer, type FrozenWeight, type WeightDType, type WeightSource } from '../nn/frozen-weight.js';
 import { parseQuantizationConfig, type QuantizationConfig } from '../quant/config.js';
 import { blobSize, blockCount, zeroRowBytes, type NBitsMatrix } from '../quant/nbits.js';
 import { weightToFloat32 } from '../quant/weight-convert.js';
@@ -104,10 +104,20 @@ export async function loadLlamaWeights(config: LlamaConfig, weights: LazyWeights
     opts.onProgress?.(read, total);
   };
   const linears = new Map<string, Linear>();
-  const planned = new Set<string>();
+  const planned = new Set<string>(['model.embed_tokens.weight']);
+  let embedding: FrozenWeight | undefined;
   try {
-    // The table first: its tfjs copy is the largest single allocation, best made while little else is held.
-    await readTensor('model.embed_tokens.weight');
+    // The table first: it is the largest single allocation, best made while little else is held. An engine holds
+    // it outside tfjs (f32: the lookups and a tied output projection read it there); otherwise it is a tfjs tensor.
+    const embedRaw = await weights.read('model.embed_tokens.weight');
+    const placed = placer?.('model.embed_tokens', { kind: 'float', raw: embedRaw }, 'f32', { gradients: opts.gradients ?? false });
+    if (placed?.gatherRows) embedding = placed;
+    else {
+      placed?.dispose();
+      tensors.set('model.embed_tokens.weight', rawToTensor(embedRaw, 'model.embed_tokens.weight'));
+    }
+    read += embedRaw.data.byteLength;
+    opts.onProgress?.(read, total);
     for (const l of plan) {
       for (const s of ['weight', 'qweight', 'scales', 'qzeros', 'bias']) planned.add(`${l.module}.${s}`);
       const src = await readLinear(weights, l, q, where);
@@ -143,11 +153,13 @@ export async function loadLlamaWeights(config: LlamaConfig, weights: LazyWeights
       if (bias !== !!l.bias) throw new Error(`"${module}" in ${where} ${bias ? 'lacks the bias its config implies' : 'has a bias its config does not expect'}`);
       linears.delete(module);
       return l;
-    });
+    }, embedding);
+    embedding = undefined;
     return model;
   } finally {
     for (const t of tensors.values()) t.dispose(); // fromWeights made variables (copies) of what it used
     for (const l of linears.values()) l.dispose();
+    embedding?.dispose(); // only when building the model failed
     weights.release();
   }
 }

@@ -46,7 +46,7 @@ export interface LinearPlan {
 export interface MemoryEstimate {
   /** Everything. */
   total: number;
-  /** The part tfjs holds (embedding table, norms, biases, and Linears no engine holds). */
+  /** The part tfjs holds (norms, biases; the embedding table and Linears too when no engine holds them). */
   tfjs: number;
   /** Parameters, for messages. */
   params: number;
@@ -95,7 +95,9 @@ export function estimateMemory(weights: LazyWeights, linears: LinearPlan[], dtyp
     if (linearParts.has(name)) continue;
     const n = shapeSize(weights.info(name).shape);
     params += n;
-    tfjs += n * 4;
+    // With an engine the embedding table is held there (f32), outside tfjs memory.
+    if (engine && name === 'model.embed_tokens.weight') frozen += n * 4;
+    else tfjs += n * 4;
   }
   return { total: tfjs + frozen, tfjs, params };
 }
@@ -135,7 +137,7 @@ export function checkFits(
     ? `load it with ${fits.map(({ d, e }) => `--dtype ${d} (≈${gb(e.total)})`).join(' or ')}` +
       (fits.some(({ d }) => d === 'int4' || d === 'int8') ? ', or quantize it once with `multi-token quantize --bits 4|8`' : '')
     : smallest.tfjs > tfjsLimit && smallest.total <= budget.bytes
-      ? `even as int4 the tfjs part (embedding table, norms: ${gb(smallest.tfjs)}) does not fit; use --backend cpu+onnxruntime, whose tensors live outside the wasm heap`
+      ? `even as int4 the tfjs part (${engine ? 'norms, biases' : 'embedding table, norms'}: ${gb(smallest.tfjs)}) does not fit; use --backend cpu+onnxruntime, whose tensors live outside the wasm heap`
       : engine
         ? `even int4 (≈${gb(smallest.total)}) does not fit: use a machine with more memory, or a smaller model`
         : 'use the Node engine (wasm or cpu + onnxruntime), which holds weights outside tfjs memory as int4/int8/f16';

@@ -7,7 +7,7 @@ import type { Projector } from '../projector/projector.js';
 import type { ChatTokenizer } from '../chat/chat-tokenizer.js';
 import { encodeChat, type ChatRow, type EncodedChat, type EncodeChatOptions } from '../chat/encode-chat.js';
 import type { Batch } from '../data/collate.js';
-import { mergeEmbeddings } from '../splice/splice.js';
+import { mergeEmbeddings, spliceEmbeddings } from '../splice/splice.js';
 import type { SpliceLayout } from '../splice/layout.js';
 import type { LoraAdapter } from '../lora/lora-linear.js';
 import { loraParameters } from '../lora/lora.js';
@@ -142,7 +142,12 @@ export class LMM {
 
   /** Input embeddings `[B, T, D]`: token embeddings with projected modality rows spliced in. */
   embed(layout: SpliceLayout, projected: Tensor): Tensor {
-    return mergeEmbeddings(this.lm.embedTokens, layout, projected);
+    if (this.lm.embedTokens) return mergeEmbeddings(this.lm.embedTokens, layout, projected);
+    // An engine holds the table (outside tfjs memory): look the ids up there, then splice.
+    return tf.tidy(() => {
+      const ids = tf.tensor2d(layout.tokenIds, [layout.batchSize, layout.seqLen], 'int32');
+      return spliceEmbeddings(this.lm.embed(ids), layout, projected);
+    });
   }
 
   /**

@@ -28,6 +28,11 @@ export interface FrozenWeight {
   matmulTransposed(dy: Tensor): Tensor;
   /** W widened to float32 `[out, in]`, row-major (merging LoRA, saving, tests). */
   toFloat32(): Float32Array;
+  /**
+   * Rows of W for int32 ids of any shape → `[...ids.shape, in]`: an embedding table held by the engine (its tied
+   * output projection is `matmul`). Optional: only weights placed as an embedding have it.
+   */
+  gatherRows?(ids: Tensor): Tensor;
   dispose(): void;
 }
 
