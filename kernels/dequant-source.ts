@@ -6,6 +6,7 @@
 import { DEQUANT_WGSL } from './dequant.wgsl.js';
 import { DEQUANT_MATVEC_WGSL } from './dequant-matvec.wgsl.js';
 import { DEQUANT_MATMUL_WGSL } from './dequant-matmul.wgsl.js';
+import { DEQUANTIZE_WGSL } from './dequantize.wgsl.js';
 import { FORMAT_CODE, type PackedFormat } from './packed-weight.js';
 
 /**
@@ -73,6 +74,11 @@ export function matvecSource(format: PackedFormat, M: number, fusion: MatVecFusi
 /** The matmul kernel's code (after the host's bindings and hooks). */
 export function matmulSource(format: PackedFormat): string {
   return [formatSource(format), DEQUANT_MATMUL_WGSL].join('\n');
+}
+
+/** The dequantize kernel's code (W as float32), after the host's bindings and `storeOut`. */
+export function dequantizeSource(format: PackedFormat): string {
+  return [formatSource(format), DEQUANTIZE_WGSL].join('\n');
 }
 
 /** Workgroups of one matvec dispatch with `units` outputs per row of x. */

@@ -15,6 +15,7 @@ import { DEQUANT_WGSL } from '../kernels/dequant.wgsl.js';
 import { DEQUANT_MATVEC_WGSL } from '../kernels/dequant-matvec.wgsl.js';
 import { DEQUANT_MATMUL_WGSL } from '../kernels/dequant-matmul.wgsl.js';
 import { LM_EMBED_WGSL } from '../kernels/lm-embed.wgsl.js';
+import { DEQUANTIZE_WGSL } from '../kernels/dequantize.wgsl.js';
 import { LM_ROPE_KV_WGSL } from '../kernels/lm-rope-kv.wgsl.js';
 import { LM_ATTENTION_WGSL } from '../kernels/lm-attention.wgsl.js';
 import { LM_RMSNORM_WGSL } from '../kernels/lm-rmsnorm.wgsl.js';
@@ -28,6 +29,7 @@ const generated: Record<string, string> = {
   'dequant.wgsl': DEQUANT_WGSL,
   'dequant-matvec.wgsl': DEQUANT_MATVEC_WGSL,
   'dequant-matmul.wgsl': DEQUANT_MATMUL_WGSL,
+  'dequantize.wgsl': DEQUANTIZE_WGSL,
   'lm-embed.wgsl': LM_EMBED_WGSL,
   'lm-rope-kv.wgsl': LM_ROPE_KV_WGSL,
   'lm-attention.wgsl': LM_ATTENTION_WGSL,
@@ -36,7 +38,7 @@ const generated: Record<string, string> = {
   'lm-sample.wgsl': LM_SAMPLE_WGSL,
 };
 
-test('kernels/{dequant,lm-}*.wgsl.ts are generated from their .wgsl sources', () => {
+test('kernels/{dequant*,lm-*}.wgsl.ts are generated from their .wgsl sources', () => {
   for (const [file, value] of Object.entries(generated)) {
     const path = fileURLToPath(new URL(`../kernels/${file}`, import.meta.url));
     const source = readFileSync(path, 'utf8');
