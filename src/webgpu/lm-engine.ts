@@ -224,5 +224,9 @@ export class WebGPULM {
   /** Frees every GPU buffer of the model. */
   dispose(): void {
     this.ctx.destroy();
+    if (this.ownsDevice) this.ctx.device.destroy();
   }
+
+  /** Set by the loader when it requested the device for this model alone: dispose() then destroys it too. */
+  ownsDevice = false;
 }

@@ -56,9 +56,12 @@ export async function loadWebGPULM(source: ModelSource, opts: LoadWebGPULMOption
     log(`streaming weights into GPU buffers (${dev.adapterInfo}${dev.cpu ? ', a CPU implementation' : ''})`);
     const weights = await uploadWeights(ctx, plan, bytes, (upload) => opts.onProgress?.({ upload }));
     log('compiling the WebGPU kernels');
-    return await WebGPULM.create(ctx, plan, weights);
+    const lm = await WebGPULM.create(ctx, plan, weights);
+    lm.ownsDevice = !opts.device;
+    return lm;
   } catch (e) {
     ctx.destroy();
+    if (!opts.device) dev.device.destroy();
     throw e;
   }
 }
