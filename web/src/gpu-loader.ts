@@ -6,10 +6,10 @@
  */
 import { readJSON, type ModelSource } from '../../src/io/source.js';
 import { loadGpuLMM, type GpuLMM } from '../../src/webgpu/gpu-lmm.js';
-import type { HoldDType } from '../../src/webgpu/lm-plan.js';
+import { formatGpuBytes, type HoldDType } from '../../src/webgpu/lm-plan.js';
 import type { WeightBytes } from '../../src/webgpu/weight-bytes.js';
 import { cachedWeightBytes, folderWeightBytes, urlWeightBytes } from './gpu-weights.js';
-import { formatBytes, type LoadProgress, type ModelChoice } from './model-loader.js';
+import type { LoadProgress, ModelChoice } from './model-loader.js';
 
 /** How the page picks the engine, from its query parameters. */
 export interface GpuLoadOptions {
@@ -80,12 +80,12 @@ export async function maybeLoadGpuLMM(c: GpuLoadContext, opts: GpuLoadOptions): 
         c.report({ file: { name: `${p.upload.file} → GPU`, loaded: p.upload.loaded, total: p.upload.total } });
         if (p.upload.loaded === p.upload.total || p.upload.loaded - last > 64e6) {
           last = p.upload.loaded;
-          c.report({ message: `weights on the GPU: ${formatBytes(p.upload.loaded)} of ${formatBytes(p.upload.total)}` });
+          c.report({ message: `weights on the GPU: ${formatGpuBytes(p.upload.loaded)} of ${formatGpuBytes(p.upload.total)}` });
         }
       }
     },
   });
   const m = lmm.lm.memory;
-  c.report({ message: `GPU memory held: ${formatBytes(m.total)} (weights ${formatBytes(m.weights)}, KV cache ${formatBytes(m.kv)}, work ${formatBytes(m.activations)})` });
+  c.report({ message: `GPU memory held: ${formatGpuBytes(m.total)} (weights ${formatGpuBytes(m.weights)}, KV cache ${formatGpuBytes(m.kv)}, work ${formatGpuBytes(m.activations)})` });
   return lmm;
 }
