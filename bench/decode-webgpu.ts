@@ -12,7 +12,9 @@
  * Options: --model DIR, --steps N (default 32), --prompt N (prompt tokens, default 16), --max_seq N (KV cache,
  * default 512), --temperature T, --top_p P (sampling on the device; default greedy), --hidden/--layers/--vocab
  * for the generated model, --reference node-int4: also decode greedily with the Node engine (onnxruntime
- * MatMulNBits on the same folder, issue #14) and say whether each runtime produced the same tokens.
+ * MatMulNBits on the same folder, issue #14) and say whether each runtime produced the same tokens; --compare tfjs:
+ * in Node, also decode with the library's tfjs path on tfjs-webgpu (packed frozen weights), interleaved with the
+ * engine token by token, and print the ratio.
  */
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -35,6 +37,7 @@ import { requestLMDevice } from '../src/webgpu/gpu-context.js';
 import { readResultPage, serveStatic } from '../e2e/chromium.js';
 import { quantizeFiles } from '../test/helpers/quantize-in-memory.js';
 import { benchDecode, type DecodeBenchResult } from './decode-webgpu-core.js';
+import { compareWithTfjs } from './decode-webgpu-compare.js';
 
 const repo = fileURLToPath(new URL('..', import.meta.url));
 const { values: a } = parseArgs({
@@ -50,6 +53,7 @@ const { values: a } = parseArgs({
     layers: { type: 'string', default: '4' },
     vocab: { type: 'string', default: '512' },
     reference: { type: 'string' },
+    compare: { type: 'string' },
   },
 });
 const steps = Number(a.steps);
@@ -115,6 +119,10 @@ async function runNode(dir: string, model: Record<string, unknown>): Promise<voi
   const loadMs = performance.now() - t0;
   const r = await benchDecode(lm, promptIds(lm.plan.config.vocabSize), steps, sampling);
   print('node-dawn', dev.adapterInfo, r, { ...model, load_ms: Math.round(loadMs) });
+  if (a.compare === 'tfjs') {
+    const c = await compareWithTfjs(lm, new FolderSource(dir), promptIds(lm.plan.config.vocabSize), steps);
+    console.log(JSON.stringify({ bench: 'decode-webgpu', runtime: 'node-dawn', compare: 'engine vs tfjs-webgpu (packed frozen weights), interleaved', ...c, machine: { load: loadavg().map((x) => +x.toFixed(2)) } }));
+  } else if (a.compare) throw new Error(`--compare: unknown "${a.compare}" (tfjs)`);
   lm.dispose();
 }
 
