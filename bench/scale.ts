@@ -5,7 +5,7 @@
  *
  *   npx tsx bench/scale.ts --model /work/bigmodels/qwen2-0.5b-f32 \
  *     [--configs wasm+onnxruntime:f32,wasm+onnxruntime:int8,wasm+onnxruntime:int4] [--torch f32,int8] \
- *     [--rounds 3] [--decode 32] [--prompt 64]
+ *     [--rounds 3] [--decode 32] [--prompt 64] [--torch-model FLOAT_DIR (when --model is quantized)]
  *
  * Each config is its own process (bench/scale-worker.ts), so its RSS (VmHWM) is its own; PyTorch
  * (bench/reference/decode_ref.py, `--threads` = cores) stays up for the whole run and is timed in alternation with
@@ -26,6 +26,8 @@ const opt = (name: string, def: string) => {
 };
 const model = opt('model', '');
 if (!model) throw new Error('--model DIR is required (a make-tiny checkpoint at real dimensions)');
+// PyTorch reads float weights: for a quantized --model, give its float original here.
+const torchModel = opt('torch-model', model);
 const configs = opt('configs', 'wasm+onnxruntime:f32,wasm+onnxruntime:int8,wasm+onnxruntime:int4').split(',').map((c) => {
   const [backend, dtype] = c.split(':');
   return { backend: backend!, dtype: dtype ?? 'f32' };
@@ -75,7 +77,7 @@ const threads = availableParallelism();
 const torch = new Map<string, Awaited<ReturnType<typeof startProcess>>>();
 for (const mode of torchModes) {
   log(`starting PyTorch ${mode}`);
-  torch.set(mode, await startProcess(python, [path.join(here, 'reference', 'decode_ref.py'), model, '--threads', String(threads), ...(mode === 'int8' ? ['--int8'] : [])], `decode_ref.py ${mode}`));
+  torch.set(mode, await startProcess(python, [path.join(here, 'reference', 'decode_ref.py'), torchModel, '--threads', String(threads), ...(mode === 'int8' ? ['--int8'] : [])], `decode_ref.py ${mode}`));
 }
 
 const torchTimes = new Map<string, { prefill: number[]; decode: number[]; decodeCpu: number[]; ids?: number[] }>([...torch.keys()].map((k) => [k, { prefill: [], decode: [], decodeCpu: [] }]));
@@ -150,6 +152,6 @@ for (const [mode, t] of torch) {
 }
 const params = { hidden: config.hidden_size, intermediate: config.intermediate_size, layers: config.num_hidden_layers, heads: config.num_attention_heads, kv_heads: config.num_key_value_heads, vocab: config.vocab_size, tied: config.tie_word_embeddings };
 process.stdout.write(JSON.stringify({
-  bench: 'scale', model, shape: params, prompt_tokens: PROMPT, decode_tokens: DECODE, rounds: ROUNDS, results, pytorch: torchInfo,
+  bench: 'scale', model, torch_model: torchModel, shape: params, prompt_tokens: PROMPT, decode_tokens: DECODE, rounds: ROUNDS, results, pytorch: torchInfo,
   machine: { cpus: threads, load_during: loads.map((l) => r3(l[0]!)) }, date: new Date().toISOString(),
 }) + '\n');

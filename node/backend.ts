@@ -17,6 +17,7 @@ import { tf } from '../src/tf.js';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { describeSelection, type BackendSelection } from '../src/backend.js';
 import { initNodeWebGPU } from './webgpu-node.js';
+import { registerWebGPUWithAdapterLimits } from '../src/webgpu-limits.js';
 
 /** What `--backend` / `MULTI_TOKEN_BACKEND` may name. `auto` (or empty) means "best available". */
 export const NODE_BACKEND_CHOICES = [
@@ -127,6 +128,7 @@ async function tryCandidate(candidate: Candidate): Promise<string> {
       if (tf.findBackendFactory('webgpu') === null) {
         throw new Unavailable('@tensorflow/tfjs-backend-webgpu was imported before navigator.gpu existed, so it did not register');
       }
+      await registerWebGPUWithAdapterLimits();
       return activate('webgpu');
     }
     default:

@@ -10,6 +10,7 @@ import { registerEval } from './commands/eval.js';
 import { registerServe } from './commands/serve.js';
 import { registerStart } from './commands/start.js';
 import { registerQuantize } from './commands/quantize.js';
+import { registerUpload } from './commands/upload.js';
 
 export function buildProgram(): Command {
   const program = new Command('multi-token')
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerStart(program);
   registerQuantize(program);
+  registerUpload(program);
   return program;
 }
 

@@ -3,9 +3,12 @@
  * leave the folder (`..`, an absolute path, a drive letter, a backslash) is refused. Symlinks inside the folder
  * are followed on purpose: a Hugging Face cache snapshot is a folder of symlinks into `../../blobs/`.
  */
+import { existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { ModelFileError, UrlSource, type ModelSource } from '../src/io/source.js';
+import { parseHubId } from '../src/io/hub-id.js';
+import { HubSource } from './hub/hub-source.js';
 
 /** Reads `name` under a root directory with `node:fs/promises`. */
 export class FolderSource implements ModelSource {
@@ -86,9 +89,15 @@ export class FolderSource implements ModelSource {
   }
 }
 
-/** A source for `where`: an existing source as is, an http(s) URL as a `UrlSource`, anything else a folder. */
+/**
+ * A source for `where`: an existing source as is, an http(s) URL as a `UrlSource`, a Hugging Face id
+ * (`org/name[@revision]`) that is not also a local path as a cached `HubSource`, anything else a folder. A local
+ * folder wins over an id of the same spelling, as in Python's `from_pretrained`.
+ */
 export function openSource(where: string | ModelSource): ModelSource {
   if (typeof where !== 'string') return where;
   if (/^https?:\/\//i.test(where)) return new UrlSource(where);
+  const id = parseHubId(where);
+  if (id && !existsSync(where)) return new HubSource(id);
   return new FolderSource(where);
 }

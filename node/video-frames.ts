@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { dataUrlBytes, type ImageLoadContext } from '../src/media/image-input.js';
 import { NO_VIDEO_DECODER } from '../src/media/video-frames.js';
-import { sampleTimes } from '../src/media/video-sampling.js';
+import { clipSampleTimes, parseVideoItem } from '../src/media/video-clip-spec.js';
 
 /** Runs a program, collecting stdout; a missing program becomes the "install ffmpeg" error. */
 function run(cmd: string, args: string[]): Promise<Uint8Array> {
@@ -76,19 +76,33 @@ async function videoBytes(video: unknown, ctx: ImageLoadContext): Promise<Uint8A
 }
 
 /**
- * Samples `numFrames` frames evenly over a video with ffmpeg; returns them as PNG bytes (image items). Throws
- * "install ffmpeg (apt-get install ffmpeg) or pass frames" when ffmpeg is not on the PATH.
+ * Samples `numFrames` frames evenly over a video (or over `start_time`…`end_time` of it, for an item
+ * `{path|url, start_time, end_time}`) with ffmpeg; returns them as PNG bytes (image items). Errors name the
+ * video; without ffmpeg on the PATH they say to install it.
  */
 export async function ffmpegVideoFrames(video: unknown, numFrames: number, ctx: ImageLoadContext = {}): Promise<Uint8Array[]> {
-  const bytes = await videoBytes(video, ctx);
+  const spec = parseVideoItem(video);
+  const bytes = await videoBytes(spec.source, ctx);
   const dir = await mkdtemp(path.join(tmpdir(), 'multi-token-video-'));
   const file = path.join(dir, 'input');
   try {
     await writeFile(file, bytes);
-    const times = sampleTimes(await probeDuration(file), numFrames);
+    let duration: number;
+    try {
+      duration = await probeDuration(file);
+    } catch (e) {
+      const m = (e as Error).message;
+      throw new Error(m === NO_VIDEO_DECODER ? `cannot decode ${spec.label}: ${m}` : `${spec.label} is not a readable video (${m})`);
+    }
     const frames: Uint8Array[] = [];
     // Sequential: each ffmpeg already uses several threads, and order must follow time.
-    for (const t of times) frames.push(await frameAt(file, t));
+    for (const t of clipSampleTimes(duration, numFrames, spec)) {
+      try {
+        frames.push(await frameAt(file, t));
+      } catch (e) {
+        throw new Error(`${spec.label}: could not decode the frame at ${t.toFixed(3)} s (${(e as Error).message})`);
+      }
+    }
     return frames;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -6,6 +6,7 @@
  * downloads the webgpu or wasm code.
  */
 import { tf } from './tf.js';
+import { registerWebGPUWithAdapterLimits } from './webgpu-limits.js';
 import { installKernelFallbacks } from './backend-fallbacks.js';
 
 /** tfjs backend names this project knows. `tensorflow` is tfjs-node's (Node only). */
@@ -147,6 +148,7 @@ async function prepareWebGPU(): Promise<void> {
   if (tf.findBackendFactory('webgpu') === null) {
     throw new Unavailable('@tensorflow/tfjs-backend-webgpu loaded but did not register (was it imported before navigator.gpu existed?)');
   }
+  await registerWebGPUWithAdapterLimits();
 }
 
 /** `tf.setBackend` swallows the init error (console.warn) and returns false; we re-raise it as a skip. */

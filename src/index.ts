@@ -20,6 +20,10 @@ export { selectBrowserBackend, describeSelection, type BackendName } from './bac
 export type { Modality, ModalityConfig, PreprocessContext } from './modality/modality.js';
 export { registerModalityBuilder, registerModalityKind, buildModalities, modalityFromConfig, type BuildContext } from './modality/registry.js';
 export { VectorModality, type VectorModalityOptions } from './modality/vector/vector.js';
+export { XClipVideoModality, type XClipVideoOptions } from './modality/video/video-xclip.js';
+export { XCLIPVideoEncoder } from './encoders/xclip-video.js';
+export { DEFAULT_ENCODERS } from './modality/encoder-location.js';
+export { splitTextIntoDocuments, splitSentences, GTE_CONTEXT_WINDOW } from './modality/document-gte/split-documents.js';
 export { PatchMLPProjector, initProjector, type Projector, type ProjectorSpec } from './projector/index.js';
 
 // Data: chat rows → token ids, labels and placeholder runs; the splice of projected rows; batches; row errors.
@@ -33,12 +37,13 @@ export { IGNORE_INDEX } from './lm/loss.js';
 export { RowError } from './util/row-error.js';
 
 // Training: the trainer shared by Node and the browser, its optimizer, schedule, loss, features, evaluation.
-export { Trainer, NonFiniteLossError, type TrainConfig, type TrainerState, type LogEntry } from './train/trainer.js';
+export { Trainer, NonFiniteLossError, isEvalEntry, type TrainConfig, type TrainerState, type LogEntry, type EvalLogEntry } from './train/trainer.js';
+export { Evaluator, type EvaluatorOptions, type EvalResult } from './train/evaluate.js';
 export { AdamW } from './train/adamw.js';
 export { learningRate, type ScheduleType } from './train/schedule.js';
 export { causalLMLoss } from './lm/loss.js';
 export { encoderFeatures, cachedFeatures, trainableEncoderFeatures, type FeatureProvider, type FeatureStore } from './train/feature-cache.js';
-export { lossCurveSVG } from './train/loss-plot.js';
+export { lossCurveSVG, type LossPlotOptions } from './train/loss-plot.js';
 export { accuracyByType, formatAccuracyTable } from './eval/accuracy.js';
 export { Rng } from './util/rng.js';
 
@@ -49,6 +54,7 @@ export type { SamplingOptions } from './lm/sampling.js';
 
 // I/O: model sources (memory, URL), safetensors, PyTorch state dicts, tokenizers, and the host's platform hooks.
 export { MemorySource, UrlSource, resolveSource, readJSON, ModelFileError, type ModelSource } from './io/source.js';
+export { parseHubId, hubResolveBase, hubUrlSource, DEFAULT_HUB_ENDPOINT, type HubId } from './io/hub-id.js';
 export { parseSafetensors, serializeSafetensors, rawToFloat32, float32ToRaw, SafetensorsError, type RawTensor, type DType } from './io/safetensors.js';
 export { readWeightFiles, WeightStore, rawToTensor, tensorToRaw, shardTensors } from './io/weights.js';
 export { parseTorchStateDict, serializeTorchStateDict } from './io/torch-pickle.js';

@@ -61,7 +61,7 @@ const installers: { [K in keyof Platform]: (value: Platform[K]) => void } = {
 /** Installs the given hooks; fields left out keep their current value. */
 export function configurePlatform(config: Partial<Platform>): void {
   for (const key of Object.keys(config) as (keyof Platform)[]) {
-    const install = installers[key] as ((value: unknown) => void) | undefined;
+    const install = Object.hasOwn(installers, key) ? (installers[key] as (value: unknown) => void) : undefined;
     if (!install) throw new Error(`configurePlatform: unknown field "${key}" (known: ${Object.keys(installers).join(', ')})`);
     install(config[key] ?? null);
   }

@@ -138,7 +138,7 @@ test('dataset check prints counts per modality and exits 1 when a row is bad', a
     await writeFile(path.join(dir, 'ok', 'a.png'), png([1, 2, 3]));
     const io = capture();
     assert.equal(await runDatasetCheck({ path: path.join(dir, 'ok') }, io), 0);
-    assert.match(io.out[0], /ok: jsonl, 2 rows, 2 valid, none bad$/);
+    assert.match(io.out[0], /ok\/train\.jsonl: jsonl, 2 rows, 2 valid, none bad$/);
     assert.match(io.out[1], /^modality\s+token\s+data key\s+rows\s+items\s+tokens$/);
     assert.match(io.out[2], /^vision_clip\s+<image>\s+images\s+2\s+4\s+4$/);
     assert.match(io.out[3], /turns per row: 2\.00 user, 2\.00 assistant \(4\.00 messages\)/);

@@ -1,5 +1,5 @@
 /**
- * Every PyTorch-reference fixture (LM: Llama/Mistral/Qwen2 logits and loss; CLIP vision; Whisper encoder) passes
+ * Every PyTorch-reference fixture (LM: Llama/Mistral/Qwen2 logits and loss; CLIP vision; Whisper encoder; BERT) passes
  * on the Node engine (cpu + onnxruntime for the matmul family): each fixture test file is run in its own
  * process with the engine preloaded (test/helpers/ort-engine-preload.ts), which reports how many products
  * onnxruntime ran.
@@ -13,7 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // Without the runner's context variable the child prints plain TAP instead of its binary protocol.
 const childEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_TEST_CONTEXT'));
 
-for (const file of ['lm-reference', 'encoders-clip', 'encoders-whisper']) {
+for (const file of ['lm-reference', 'encoders-clip', 'encoders-whisper', 'encoders-bert']) {
   test(`${file} fixtures pass on the onnxruntime engine`, () => {
     const r = spawnSync(process.execPath, [
       '--conditions=source', '--import', 'tsx', '--import', './test/helpers/ort-engine-preload.ts', `test/${file}.test.ts`,

@@ -149,6 +149,9 @@ test('audio item forms: {array, sampling_rate} (1-D, [frames][channels], channel
   await assert.rejects(loadAudio('clips/a.wav', 'speech_audios[1]', undefined, opts16k), /speech_audios\[1\]: "clips\/a.wav" refers to a file, but no file loader/);
   await assert.rejects(loadAudio({ array: [0.1], sampling_rate: 44.1 }, 'x[0]', undefined, opts16k), /x\[0\]: sampling_rate must be a positive integer/);
   await assert.rejects(loadAudio(42, 'x[0]', undefined, opts16k), /x\[0\]: is number; an audio item must be/);
+  // The seed's {dataset_args, idx} reference: a clear error that says how to convert it.
+  await assert.rejects(loadAudio({ dataset_args: { path: 'librispeech_asr', split: 'train' }, idx: 3 }, 'row "s": speech_audios[0]', undefined, opts16k),
+    /row "s": speech_audios\[0\]: \{dataset_args, idx\} points into a Hugging Face dataset, which is not loaded here; convert it .* \{"array": \[\.\.\.\], "sampling_rate": N\}/);
 });
 
 test('unsupported formats: the error names the item and the detected format', async () => {
@@ -227,6 +230,6 @@ test('audio_whisper: "mean" pooling works with an encoder-only checkpoint; "deco
   assert.deepEqual(f!.shape, [1, 1, 32]);
   const p = initProjector(m.projectorSpec, 16, () => 0.5);
   assert.deepEqual(p.apply(f!).shape, [1, 3, 16]);
-  await assert.rejects(buildModalities('audio_whisper', {}), /audio_whisper: needs option "encoder"/);
+  await assert.rejects(buildModalities('audio_whisper', { open: (w) => { throw new Error(`opened ${w}`); } }), /opened openai\/whisper-small/, "the seed's default id");
   m.dispose();
 });

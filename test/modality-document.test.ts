@@ -187,7 +187,8 @@ test('config round trip and encoder location errors', async () => {
   assert.deepEqual(opened, ['/models/gte-small']);
   outside!.dispose?.();
 
-  await assert.rejects(buildModalities('document_gte', { source: checkpoint() }), /option "encoder" is required/);
+  // No encoder option: the seed's default id (here not in the checkpoint, so opening it fails naming it).
+  await assert.rejects(buildModalities('document_gte', { source: checkpoint(), open: (w) => { throw new Error(`opened ${w}`); } }), /opened thenlper\/gte-large/);
   await assert.rejects(
     buildModalities('document_gte', { source: checkpoint(), options: { encoder: 'nope' } }),
     /missing file mem:\/ckpt\/nope\/config\.json/,

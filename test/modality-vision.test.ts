@@ -139,7 +139,7 @@ test('vision_clip_pool: 10 tokens from the pooled output; builders and config ro
   assert.deepEqual(again.toConfig(), cfg);
   const [patch] = await buildModalities('vision_clip', { source, options: { encoder: 'clip', padToSquare: true, projectorLayers: 1 } });
   assert.deepEqual([patch!.tokenWidth, patch!.toConfig().kind, patch!.toConfig().padToSquare, patch!.projectorSpec.layers], [16, 'vision_clip', true, 1]);
-  await assert.rejects(buildModalities('vision_clip', { source, options: {} }), /vision_clip: needs option "encoder"/);
+  await assert.rejects(buildModalities('vision_clip', { source, options: {}, open: (w) => { throw new Error(`opened ${w}`); } }), /opened openai\/clip-vit-large-patch14-336/, "the seed's default id");
   for (const m of [pool, again, patch]) m!.dispose?.();
 });
 

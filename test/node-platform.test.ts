@@ -42,6 +42,7 @@ test('configurePlatform: null restores the isomorphic default, unknown fields ar
     configurePlatform(NODE_PLATFORM);
   }
   assert.throws(() => configurePlatform({ videoDecoder: null } as unknown as Partial<Platform>), /unknown field "videoDecoder"/);
+  assert.throws(() => configurePlatform({ toString: null } as unknown as Partial<Platform>), /unknown field "toString"/);
 });
 
 test('a video_clip modality in Node decodes a video file with no decoder passed (the CLI path)', async (t) => {

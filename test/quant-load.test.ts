@@ -9,6 +9,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tf } from '../src/tf.js';
@@ -130,6 +131,48 @@ test('quantizing at load (--dtype int4 on the f32 folder) equals loading the qua
   la.logits.forEach((x, i) => assert.deepEqual(x, lb.logits[i], `prompt ${i}`));
   a.dispose();
   b.dispose();
+});
+
+test('quantize --lm_head on tied embeddings: the head is int4 (its own codes), the lookup table stays f32', async () => {
+  const { tinyFiles } = await import('../node/commands/make-tiny.js');
+  const { writeDirAtomic } = await import('../node/atomic-write.js');
+  const { parseSafetensors } = await import('../src/io/safetensors.js');
+  const { dequantizeRows } = await import('../src/quant/nbits.js');
+  const { readFile } = await import('node:fs/promises');
+  const f = path.join(root, 'tied');
+  await writeDirAtomic(f, await tinyFiles({ out: f, arch: 'qwen2', seed: 9, hidden_size: 64, intermediate_size: 128, layers: 2, heads: 4, kv_heads: 2 }));
+  const q = path.join(root, 'tied-q4-head');
+  await quantizeFolder({ model: f, out: q, bits: 4, lmHead: true, progress: false });
+  const st = parseSafetensors(new Uint8Array(await readFile(path.join(q, 'model.safetensors')))).tensors;
+  assert.ok(st.has('lm_head.qweight') && st.get('model.embed_tokens.weight')!.dtype === 'F32');
+  const m = await load(q);
+  assert.equal(m.lm.lmHead?.frozen?.dtype, 'int4');
+  assert.equal(m.lm.frozenEmbed?.dtype, 'f32');
+  // The logits are the final hidden states times the dequantized head codes (int8 activations inside: ~1%).
+  const vocab = m.lm.config.vocabSize;
+  const head = dequantizeRows({
+    n: vocab, k: 64, bits: 4, groupSize: 32, qweight: st.get('lm_head.qweight')!.data,
+    scales: new Uint16Array(st.get('lm_head.scales')!.data.slice().buffer), qzeros: st.get('lm_head.qzeros')!.data,
+  });
+  const ids = tf.tensor2d([m.tokenizer.encode('the quick brown fox jumps')], undefined, 'int32');
+  const { hidden, logits } = m.lm.forward({ inputIds: ids });
+  const want = tf.matMul(hidden.reshape([-1, 64]), tf.tensor2d(head, [vocab, 64]), false, true);
+  const rel = tf.tidy(() => tf.div(tf.max(tf.abs(tf.sub(logits!.reshape([-1, vocab]), want))), tf.max(tf.abs(want))).dataSync()[0]!);
+  assert.ok(rel < 2e-2, `head logits vs hidden · dequantized codes: ${rel}`);
+  m.dispose();
+});
+
+test('multi-token generate --dtype int8: the first line names the engine, the answer is the f32 one', async () => {
+  const cli = fileURLToPath(new URL('../bin/multi-token.js', import.meta.url));
+  const image = path.join(ds.baseDir, String((ds.rows[0] as { images: string[] }).images[0]));
+  const run = (args: string[]) => new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+    execFile(process.execPath, [cli, 'generate', '--model', demo, '--images', image, '--prompt', 'What colour is the shape in <image>?', '--json', '--max_new_tokens', '6', ...args],
+      { env: { ...process.env, MULTI_TOKEN_BACKEND: '' } }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr })));
+  });
+  const f32 = await run([]);
+  const int8 = await run(['--dtype', 'int8']);
+  assert.match(int8.stderr.split('\n')[0]!, /^\[multi-token\] backend: wasm \+ onnxruntime/);
+  assert.deepEqual(JSON.parse(int8.stdout).output_ids, JSON.parse(f32.stdout).output_ids);
 });
 
 test('a model that does not fit is refused before loading, naming size, limit and the way out', async () => {

@@ -46,15 +46,17 @@ const common = (out: string) => [
 
 /** The seed README's DeepSpeed/GPU flags, as its train_model.py command line passes them. */
 const SEED_GPU_FLAGS = [
-  '--bf16', 'True', '--tf32', 'True', '--gradient_checkpointing', 'True', '--per_device_eval_batch_size', '1',
-  '--evaluation_strategy', 'no', '--save_strategy', 'steps', '--dataloader_num_workers', '2', '--report_to', 'wandb',
+  '--bf16', 'True', '--tf32', 'True', '--gradient_checkpointing', 'True',
+  '--save_strategy', 'steps', '--dataloader_num_workers', '2', '--report_to', 'wandb',
   '--deepspeed', './configs/zero2.json',
 ];
+/** Its evaluation flags: real flags here (evaluation during training), which its command line turns off. */
+const SEED_EVAL_FLAGS = ['--per_device_eval_batch_size', '1', '--evaluation_strategy', 'no'];
 
 test("the seed's DeepSpeed/GPU flags are accepted, each with one note, and change nothing in the result", async () => {
   const root = await tmpDir();
   const plain = await train(common(path.join(root, 'plain')));
-  const seed = await train([...common(path.join(root, 'seed')), ...SEED_GPU_FLAGS]);
+  const seed = await train([...common(path.join(root, 'seed')), ...SEED_GPU_FLAGS, ...SEED_EVAL_FLAGS]);
   const given = SEED_GPU_FLAGS.filter((a) => a.startsWith('--')).map((a) => a.slice(2));
   for (const flag of given) {
     assert.ok(flag in IGNORED_FLAGS, `--${flag} is a known ignored flag`);
@@ -62,7 +64,9 @@ test("the seed's DeepSpeed/GPU flags are accepted, each with one note, and chang
     assert.equal(notes.length, 1, `one note for --${flag}`);
     assert.ok(notes[0]!.endsWith(IGNORED_FLAGS[flag]!), notes[0]);
   }
-  assert.doesNotMatch(plain, /is ignored here/);
+  const evalNotes = seed.split('\n').filter((l) => l.startsWith('note: ') && l.includes('eval'));
+  assert.deepEqual(evalNotes, ['note: --per_device_eval_batch_size has no effect: evaluation is off (--evaluation_strategy no)']);
+  assert.doesNotMatch(plain, /is ignored here|note: /);
   const projectors = async (run: string) => readFile(path.join(root, run, 'non_lora_trainables.safetensors'));
   assert.ok((await projectors('plain')).equals(await projectors('seed')), 'identical trained projectors with and without the flags');
   const losses = async (run: string) => JSON.parse(await readFile(path.join(root, run, 'trainer_state.json'), 'utf8')).log_history.map((e: { loss: number }) => e.loss);

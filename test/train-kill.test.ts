@@ -34,8 +34,13 @@ test('SIGKILL during a checkpoint write leaves the previous checkpoint loadable,
   let killedMidWrite = false;
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && child.exitCode === null) {
+    // Complete checkpoints first, then the folder: a temp folder seen before the count could be the one that
+    // became the newest complete checkpoint in between (a race a busy machine loses).
+    const complete = await listCheckpoints(out);
     const names = await readdir(out).catch(() => [] as string[]);
-    if ((await listCheckpoints(out)).length >= 2 && names.some((n) => /\.tmp-/.test(n))) {
+    const newest = complete.at(-1)?.step ?? 0;
+    const writing = names.some((n) => Number(/^checkpoint-(\d+)\.tmp-/.exec(n)?.[1]) > newest);
+    if (complete.length >= 2 && writing) {
       child.kill('SIGKILL');
       killedMidWrite = true;
       break;

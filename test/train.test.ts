@@ -7,6 +7,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { parseSafetensors } from '../src/io/safetensors.js';
 import { runTraining } from '../node/train/run-training.js';
+import type { TrainerState } from '../src/train/trainer.js';
 import { VectorModality } from '../src/modality/vector/vector.js';
 import { TRAIN_DEFAULTS, type TrainArgs } from '../node/train/args.js';
 import { tmpDir, tinyVectorModel, vectorRows, writeJsonl } from './helpers/tiny-vector.js';
@@ -39,8 +40,8 @@ async function tensors(file: string) {
   return parseSafetensors(new Uint8Array(await readFile(file)), file).tensors;
 }
 
-function losses(state: { log_history: { loss: number }[] }): number[] {
-  return state.log_history.map((e) => e.loss);
+function losses(state: TrainerState): number[] {
+  return state.log_history.flatMap((e) => ('loss' in e ? [e.loss] : []));
 }
 
 const mean = (a: number[]) => a.reduce((s, x) => s + x, 0) / a.length;

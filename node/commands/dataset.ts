@@ -5,13 +5,14 @@
  */
 import type { Command } from 'commander';
 import { QUESTION_TYPES, type QuestionType } from '../../src/data/shapes.js';
-import { checkDataset, formatCheckReport } from '../dataset/check.js';
+import { checkDatasetSplits, formatSplitsReport } from '../dataset/check-splits.js';
 import { convertLlava } from '../dataset/llava.js';
 import { mergeDatasets } from '../dataset/merge.js';
 import { synthShapes } from '../dataset/synth-shapes.js';
 import type { OutputFormat } from '../dataset/write-dataset.js';
 
 export { checkDataset, formatCheckReport, type CheckReport } from '../dataset/check.js';
+export { checkDatasetSplits, formatSplitsReport, type SplitsReport } from '../dataset/check-splits.js';
 export { convertLlava, type ConversionReport } from '../dataset/llava.js';
 export { mergeDatasets, type MergeReport } from '../dataset/merge.js';
 export { synthShapes, type SynthShapesReport } from '../dataset/synth-shapes.js';
@@ -91,15 +92,15 @@ export function runDatasetMerge(
   });
 }
 
-/** `dataset check DIR [--modality_builder NAME] [--split NAME] [--no_check_files]`; exit code 1 when any row is bad. */
+/** `dataset check DIR [--modality_builder NAME] [--split NAME] [--no_check_files]`: every split; exit code 1 when any row is bad. */
 export function runDatasetCheck(
   opts: { path: string; modalityBuilder?: string; split?: string; checkFiles?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
-    const r = await checkDataset(opts);
-    for (const line of formatCheckReport(r)) io.log(line);
-    return r.bad.length ? 1 : 0;
+    const r = await checkDatasetSplits(opts);
+    for (const line of formatSplitsReport(r)) io.log(line);
+    return r.splits.some((s) => s.bad.length) ? 1 : 0;
   });
 }
 
@@ -156,10 +157,10 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     );
   dataset
     .command('check')
-    .description('validate rows and print counts per modality (exit 1 if any row is bad)')
+    .description('validate every split (train, test, validation, …), print counts per modality and question type, flag overlap between splits (exit 1 if any row is bad)')
     .argument('<path>', 'dataset file or folder')
     .option('--modality_builder <name>', 'validate against this builder\'s modalities')
-    .option('--split <name>', 'split of a DatasetDict folder', 'train')
+    .option('--split <name>', 'check only this split (default: every split found)')
     .option('--no_check_files', 'do not check that media files exist')
     .action(async (p: string, o) =>
       done(await runDatasetCheck({ path: p, modalityBuilder: o.modality_builder, split: o.split, checkFiles: !o.no_check_files }, io)),
@@ -183,5 +184,20 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
         ),
       ),
     );
+  dataset
+    .command('split-documents')
+    .description("split long documents at sentence ends into ≤ 512-token pieces (the seed's split_text_into_documents)")
+    .argument('<path>', 'dataset file or folder')
+    .requiredOption('--out <dir>', 'output folder')
+    .option('--encoder <dir|id>', 'tokenizer that counts tokens (GTE folder or Hugging Face id)', 'thenlper/gte-large')
+    .option('--key <name>', 'data key of the documents', 'documents')
+    .option('--token <tok>', 'the documents\' token in the messages', '<document>')
+    .option('--max_tokens <n>', 'tokens per piece', '512')
+    .option('--format <fmt>', 'jsonl or arrow', 'jsonl')
+    .action(async (p: string, o) => {
+      const { splitDocumentsDataset } = await import('../dataset/split-documents.js');
+      await splitDocumentsDataset({ input: p, out: o.out, encoder: o.encoder, key: o.key, token: o.token, maxTokens: Number(o.max_tokens), format: o.format }, (s) => io.log(s));
+      done(0);
+    });
   return dataset;
 }

@@ -11,12 +11,15 @@ import type { ChatRow } from '../../src/chat/encode-chat.js';
 import { openSource } from '../folder-source.js';
 import { localLoader } from '../media-local.js';
 import { initRuntime } from '../runtime.js';
-import { float, int } from './options.js';
+import { float, int, parseJsonOption } from './options.js';
+import { appendAll } from '../../src/util/arrays.js';
 import { DTYPE_HELP, dtypeOption } from './dtype-option.js';
 import type { WeightDType } from '../../src/nn/frozen-weight.js';
 
 export interface GenerateCliOptions {
-  model: string;
+  model?: string;
+  model_name_or_path?: string;
+  modality_options?: string;
   model_lora_path?: string;
   prompt: string;
   system?: string;
@@ -47,7 +50,7 @@ export function modalityItems(lmm: LMM, extra: string[]): Record<string, unknown
     const trimmed = value.trim();
     // A JSON array (vectors, or a list with commas inside items) or a comma-separated list of paths/URLs.
     const parsed: unknown[] = trimmed.startsWith('[') ? JSON.parse(trimmed) : trimmed.split(',').map((s) => s.trim()).filter(Boolean);
-    (items[name] ??= []).push(...parsed);
+    appendAll((items[name] ??= []), parsed);
   }
   return items;
 }
@@ -71,8 +74,10 @@ export function registerGenerate(program: Command): void {
   program
     .command('generate')
     .description('answer one prompt (text plus modality items) with a checkpoint')
-    .requiredOption('--model <dir>', 'checkpoint folder or URL (alias --model_name_or_path)')
+    .option('--model <dir>', 'checkpoint folder, URL or Hugging Face id (org/name[@rev])')
+    .option('--model_name_or_path <dir>', 'the same as --model (the seed\'s name)')
     .option('--model_lora_path <dir>', "the seed's LoRA output folder, applied on --model")
+    .option('--modality_options <json>', 'builder options for a checkpoint without our multi_token section (the seed\'s), e.g. \'{"encoder": "openai/clip-vit-large-patch14-336"}\'')
     .requiredOption('--prompt <text>', 'the user message; put <image> etc. where items go')
     .option('--system <text>', 'system message')
     .option('--max_new_tokens <n>', 'tokens to generate', int, 128)
@@ -87,10 +92,13 @@ export function registerGenerate(program: Command): void {
     .allowUnknownOption(true)
     .allowExcessArguments(true)
     .action(async (o: GenerateCliOptions, cmd: Command) => {
+      const model = o.model ?? o.model_name_or_path;
+      if (!model) throw new Error('generate: pass --model (or --model_name_or_path): a checkpoint folder, URL or Hugging Face id');
+      const modalityOptions = parseJsonOption<Record<string, unknown>>(o.modality_options, '--modality_options');
       await initRuntime({ backend: o.backend });
       const lmm = o.model_lora_path
-        ? await loadLMM(o.model_lora_path, { base: o.model, open: openSource, dtype: o.dtype })
-        : await loadLMM(o.model, { open: openSource, dtype: o.dtype });
+        ? await loadLMM(o.model_lora_path, { base: model, open: openSource, modalityOptions, dtype: o.dtype })
+        : await loadLMM(model, { open: openSource, modalityOptions, dtype: o.dtype });
       const row = buildRow(lmm, o.prompt, modalityItems(lmm, cmd.args), o.system);
       const it = streamGenerate(lmm, [row], {
         maxNewTokens: o.max_new_tokens,

@@ -21,3 +21,15 @@ export function bool(value: string | undefined): boolean {
   if (['false', '0', 'no'].includes(v)) return false;
   throw new InvalidArgumentError(`expected true or false, got "${value}"`);
 }
+
+/** Parses a JSON command-line option; errors name the flag. */
+export function parseJsonOption<T>(text: string | undefined, flag: string): T | undefined {
+  if (text === undefined || text === '') return undefined;
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('expected a JSON object');
+    return v as T;
+  } catch (e) {
+    throw new Error(`${flag} must be a JSON object, e.g. '{"encoder": "openai/clip-vit-large-patch14-336"}' (${(e as Error).message})`);
+  }
+}

@@ -12,7 +12,9 @@ import {
   type BadRow,
   type ModalityKeys,
 } from '../../src/data/validate.js';
-import { readDataset, resolveMediaPath } from './read-dataset.js';
+import { readDataset, resolveMediaPath, type LoadedDataset } from './read-dataset.js';
+import { readQuestionTypes } from './question-types.js';
+import { maxOf } from '../../src/util/arrays.js';
 
 export interface CheckOptions {
   path: string;
@@ -45,11 +47,15 @@ export interface CheckReport {
   avgMessages: number;
   avgUserTurns: number;
   avgAssistantTurns: number;
+  /** Rows per question type (from the dataset folder's meta.jsonl); empty when there is none. */
+  questionTypes: Record<string, number>;
   bad: BadRow[];
+  /** The split this report is about, when the dataset has several. */
+  split?: string;
 }
 
 /** Data keys whose items are files (documents are inline text, vectors are numbers). */
-const FILE_KEYS = new Set(['images', 'videos', 'speech_audios', 'sounds']);
+export const FILE_KEYS = new Set(['images', 'videos', 'speech_audios', 'sounds']);
 
 function countToken(text: string, token: string): number {
   return text.split(token).length - 1;
@@ -57,7 +63,13 @@ function countToken(text: string, token: string): number {
 
 /** Validates and counts a dataset (see the module comment). */
 export async function checkDataset(opts: CheckOptions): Promise<CheckReport> {
-  const ds = await readDataset(opts.path, { skipBadRows: true, split: opts.split });
+  return checkLoaded(await readDataset(opts.path, { skipBadRows: true, split: opts.split }), opts);
+}
+
+/** `checkDataset` on rows already read (with `skipBadRows`), so callers that need the rows read them once. */
+export async function checkLoaded(ds: LoadedDataset, opts: CheckOptions): Promise<CheckReport> {
+  const types = await readQuestionTypes(opts.path);
+  const questionTypes: Record<string, number> = {};
   const modalities = opts.modalities ?? (opts.modalityBuilder ? modalityKeysForBuilder(opts.modalityBuilder) : inferModalityKeys(ds.rows));
   const bad: BadRow[] = ds.unreadable.map((u) => ({ id: u.source, index: u.index, message: u.message }));
   // Validate with each row's dataset index so messages agree with the file even after unreadable rows.
@@ -70,6 +82,8 @@ export async function checkDataset(opts: CheckOptions): Promise<CheckReport> {
   let user = 0;
   let assistant = 0;
   ds.rows.forEach((row, i) => {
+    const qt = types.get(row.id !== undefined && row.id !== null ? String(row.id) : `#${ds.indices[i]}`);
+    if (qt !== undefined) questionTypes[qt] = (questionTypes[qt] ?? 0) + 1;
     const msgs = Array.isArray(row.messages) ? (row.messages as { role?: unknown; content?: unknown }[]) : [];
     messages += msgs.length;
     user += msgs.filter((m) => m?.role === 'user').length;
@@ -100,18 +114,19 @@ export async function checkDataset(opts: CheckOptions): Promise<CheckReport> {
     avgMessages: messages / n,
     avgUserTurns: user / n,
     avgAssistantTurns: assistant / n,
+    questionTypes,
     bad,
   };
 }
 
 function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const widths = rows[0].map((_, c) => maxOf(rows.map((r) => r[c].length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 || c === 1 || c === 2 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ').trimEnd());
 }
 
 /** The report as printed by `dataset check`: summary, per-modality table, turns, bad rows (first `maxBad`). */
 export function formatCheckReport(r: CheckReport, maxBad = 20): string[] {
-  const lines = [`${r.path}: ${r.format}, ${r.rows} rows, ${r.goodRows} valid, ${r.bad.length ? `${new Set(r.bad.map((b) => b.index)).size} bad` : 'none bad'}`];
+  const lines = [`${r.split !== undefined ? `[${r.split}] ` : ''}${r.path}: ${r.format}, ${r.rows} rows, ${r.goodRows} valid, ${r.bad.length ? `${new Set(r.bad.map((b) => b.index)).size} bad` : 'none bad'}`];
   if (r.modalities.length) {
     lines.push(
       ...table([
@@ -123,6 +138,8 @@ export function formatCheckReport(r: CheckReport, maxBad = 20): string[] {
     lines.push('no modality items (text-only rows); pass --modality_builder to check against a model\'s modalities');
   }
   lines.push(`turns per row: ${r.avgUserTurns.toFixed(2)} user, ${r.avgAssistantTurns.toFixed(2)} assistant (${r.avgMessages.toFixed(2)} messages)`);
+  const types = Object.entries(r.questionTypes).sort(([a], [b]) => a.localeCompare(b));
+  if (types.length) lines.push(`question types: ${types.map(([t, c]) => `${t} ${c}`).join(', ')}`);
   if (r.bad.length) {
     lines.push(`rows failing validation:`);
     for (const b of r.bad.slice(0, maxBad)) lines.push(`  ${describeBadRow(b)}`);

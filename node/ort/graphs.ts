@@ -9,7 +9,6 @@ type Attr = Record<string, unknown>;
 
 const int = (name: string, i: number): Attr => ({ name, i, type: 2 });
 const float = (name: string, f: number): Attr => ({ name, f, type: 1 });
-const ints = (name: string, v: number[]): Attr => ({ name, ints: v, type: 7 });
 const anyShape = (name: string, type: OrtElementType) => ({ name, type: { tensor_type: { elem_type: ONNX_TYPE[type] } } });
 
 function model(nodes: Attr[], inputs: Attr[], outputs: Attr[], initializers: Attr[] = []): Uint8Array {
@@ -78,21 +77,4 @@ export function matMulNBitsGraph(s: NBitsGraphSpec): Uint8Array {
     attribute: [int('K', s.k), int('N', s.n), int('bits', s.bits), int('block_size', s.blockSize), int('accuracy_level', s.accuracyLevel)],
   };
   return model([node], [anyShape('a', 'float32')], [anyShape('y', 'float32')], inits);
-}
-
-/** `tf.conv2d`-style NHWC convolution as ONNX NCHW Conv between two transposes (patch embeddings). */
-export function convGraph(strides: [number, number], pads: [number, number, number, number], dilations: [number, number]): Uint8Array {
-  const nodes: Attr[] = [
-    { op_type: 'Transpose', input: ['x'], output: ['xn'], attribute: [ints('perm', [0, 3, 1, 2])] },
-    // tfjs filters are [h, w, in, out]; ONNX wants [out, in, h, w].
-    { op_type: 'Transpose', input: ['w'], output: ['wn'], attribute: [ints('perm', [3, 2, 0, 1])] },
-    {
-      op_type: 'Conv',
-      input: ['xn', 'wn'],
-      output: ['yn'],
-      attribute: [ints('strides', strides), ints('pads', pads), ints('dilations', dilations)],
-    },
-    { op_type: 'Transpose', input: ['yn'], output: ['y'], attribute: [ints('perm', [0, 2, 3, 1])] },
-  ];
-  return model(nodes, [anyShape('x', 'float32'), anyShape('w', 'float32')], [anyShape('y', 'float32')]);
 }

@@ -12,6 +12,10 @@ import { RowError } from '../../src/util/row-error.js';
 import { ApiError } from './errors.js';
 import type { MediaFetcher } from './media-fetch.js';
 import { countItems, resolveRowMedia, type ItemParam } from './media-items.js';
+import { checkMediaBudgets, checkTextBudget, type Budgets } from './budgets.js';
+import type { MediaPool } from './media-pool.js';
+import type { MediaRecipe } from './media-recipes.js';
+import { prepareRowMedia } from './media-prepare.js';
 import type { JobRequest, JobResult, JobSettings, Scheduler } from './scheduler.js';
 
 /** Server-wide state the routes share. */
@@ -31,6 +35,12 @@ export interface ServeContext {
   maxItems: number;
   /** Longest prompt + completion (the LM's context). */
   maxLength: number;
+  /** What one request may cost (budgets.ts). */
+  budgets: Budgets;
+  /** Worker threads that decode and preprocess media; null = preprocess on the model's thread. */
+  pool: MediaPool | null;
+  /** Per modality (in `lmm.modalities` order): how its items are prepared on the pool, or null. */
+  recipes: (MediaRecipe | null)[];
 }
 
 /** A fresh id for a request (also its row id inside a batch). */
@@ -64,11 +74,14 @@ export interface AdmitOptions {
  * lengths that cannot be served. Call it holding a queue place ({@link Scheduler.reserve}).
  */
 export async function admit(ctx: ServeContext, row: ChatRow, settings: JobSettings, o: AdmitOptions): Promise<number> {
+  const param: ItemParam = o.itemParam ?? ((k, i) => `${k}[${i}]`);
   const n = countItems(row, ctx.lmm.modalities);
   if (n > ctx.maxItems) throw new ApiError(400, `the request has ${n} modality items; this server accepts at most ${ctx.maxItems} (--max_items)`, 'messages');
   if (settings.maxNewTokens > ctx.maxTokensCap) {
     throw new ApiError(422, `${o.tokensParam} is ${settings.maxNewTokens}; this server allows at most ${ctx.maxTokensCap} (--max_tokens_cap)`, o.tokensParam);
   }
+  // Text is measured before it is tokenized: a prompt that cannot fit is refused for the cost of its length.
+  checkTextBudget(row, ctx.lmm.modalities, ctx.budgets, { maxLength: ctx.maxLength, longestTokenChars: ctx.lmm.tokenizer.longestTokenChars }, param);
   let promptTokens: number;
   try {
     promptTokens = ctx.lmm.encodeRow(row, { mode: 'generate' }).inputIds.length;
@@ -84,6 +97,9 @@ export async function admit(ctx: ServeContext, row: ChatRow, settings: JobSettin
     throw new ApiError(422, `the prompt is ${promptTokens} tokens (modality tokens included); the model's context is ${ctx.maxLength}`, 'messages', 'invalid_request_error', 'context_length_exceeded');
   }
   await resolveRowMedia(row, ctx.lmm.modalities, ctx.fetcher, o.signal, o.itemParam);
+  // Headers only: what each item would cost to decode, refused before any decoding.
+  checkMediaBudgets(row, ctx.lmm.modalities, ctx.budgets, param);
+  if (ctx.pool) await prepareRowMedia(row, ctx.lmm.modalities, ctx.recipes, ctx.pool, ctx.budgets, param);
   return promptTokens;
 }
 

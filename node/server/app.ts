@@ -13,6 +13,12 @@ import { tf } from '../../src/tf.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ServeContext } from './admission.js';
 import { ApiError, ClientGoneError, sendError, toApiError } from './errors.js';
+import { DEFAULT_BUDGETS, type Budgets } from './budgets.js';
+import { clientErrorHandler } from './client-errors.js';
+import { registerJsonParser } from './json-body.js';
+import { releaseWhenIdle } from './memory-release.js';
+import { MediaPool } from './media-pool.js';
+import { recipeFor } from './media-recipes.js';
 import { MediaFetcher } from './media-fetch.js';
 import { registerGenerateRoute } from './routes-generate.js';
 import { registerOpenAIRoutes } from './routes-openai.js';
@@ -53,7 +59,15 @@ export interface ServerOptions {
   webRoot?: string;
   /** Extra folders served under URL prefixes beside `webRoot` (e.g. the demo model at `/models/demo/`). */
   staticMounts?: { prefix: string; dir: string }[];
-  /** Fastify's logger option. [false] */
+  /** Per-item and per-request limits checked before any work (budgets.ts); missing fields take the defaults. */
+  budgets?: Partial<Budgets>;
+  /** Worker threads preparing media (decode, resize, log-mel); 0 = on the model's thread. [the number of cores] */
+  mediaWorkers?: number;
+  /** A client must have sent its request's headers within this long. [10 s] */
+  headersTimeoutMs?: number;
+  /** A client must have sent its whole request (headers and body) within this long. [60 s] */
+  requestTimeoutMs?: number;
+  /** Fastify's logger option. [false: nothing is logged but 5xx errors, which go to stderr with their stack] */
   logger?: FastifyServerOptions['logger'];
 }
 
@@ -74,6 +88,17 @@ const API_PATHS: Record<string, string[]> = {
   '/health': ['GET', 'HEAD'],
 };
 
+/**
+ * Process memory for /health, in MB: RSS, the main thread's JS heap, and (on wasm) the WebAssembly heap, which
+ * grows to the largest batch served and cannot shrink.
+ */
+function memoryStats(): { rss_mb: number; heap_used_mb: number; external_mb: number; wasm_heap_mb: number | null } {
+  const m = process.memoryUsage();
+  const mb = (b: number) => Math.round(b / 104857.6) / 10;
+  const wasm = (tf.backend() as { wasm?: { HEAPU8?: Uint8Array } } | undefined)?.wasm?.HEAPU8?.length;
+  return { rss_mb: mb(m.rss), heap_used_mb: mb(m.heapUsed), external_mb: mb(m.external), wasm_heap_mb: wasm ? mb(wasm) : null };
+}
+
 /** A constant-time comparison of the presented key (hashes first, so lengths leak nothing either). */
 function keyMatches(presented: string, expected: string): boolean {
   const h = (s: string) => createHash('sha256').update(s).digest();
@@ -83,9 +108,16 @@ function keyMatches(presented: string, expected: string): boolean {
 /** Builds the server (not yet listening). */
 export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
   const { lmm } = opts;
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? 60_000);
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.maxBodyBytes ?? 32 * 1024 * 1024,
+    // Slow clients (a header a byte at a time, a body that never ends) are cut off; Node checks the deadlines
+    // every `connectionsCheckingInterval`, so that is kept well under them.
+    requestTimeout,
+    http: { headersTimeout, connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))) },
+    clientErrorHandler,
     ajv: { customOptions: AJV_OPTIONS },
     forceCloseConnections: true,
     return503OnClosing: true,
@@ -100,12 +132,19 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     timeoutMs: opts.fetchTimeoutMs,
     maxBytes: opts.maxMediaBytes,
   });
+  // 5xx are ours: always logged with their stack, through the logger when there is one, else on stderr.
+  const logServerError = (err: unknown) => {
+    if (opts.logger) app.log.error(err);
+    else process.stderr.write(`[multi-token] server error: ${(err as Error)?.stack ?? String(err)}\n`);
+  };
+  const workers = opts.mediaWorkers ?? undefined;
+  const pool = workers === 0 ? null : await MediaPool.start({ threads: workers });
   const scheduler = new Scheduler(lmm, {
     maxBatchSize: opts.maxBatchSize,
     maxQueue: opts.maxQueue,
     // Paths a modality resolves itself (e.g. audio strings that looked like base64) obey the same rules.
     loadBytes: (ref) => fetcher.load(ref),
-    onError: (err) => app.log.error(err),
+    onError: logServerError,
   });
   const ctx: ServeContext = {
     lmm,
@@ -117,17 +156,25 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     maxTokensCap: opts.maxTokensCap ?? 2048,
     maxItems: opts.maxItems ?? 16,
     maxLength: lmm.lm.config.maxPositionEmbeddings,
+    budgets: { ...DEFAULT_BUDGETS, ...Object.fromEntries(Object.entries(opts.budgets ?? {}).filter(([, v]) => v !== undefined)) },
+    pool,
+    recipes: lmm.modalities.map(recipeFor),
   };
 
   // JSON only: fastify's default text/plain parser would let a form post reach the schema check as a string.
   app.removeContentTypeParser('text/plain');
+  const closeJsonParser = registerJsonParser(app);
   app.setErrorHandler((err, request, reply) => {
     if (err instanceof ClientGoneError) return reply.code(499).send();
     // Client mistakes are answered, not logged; a 500 is ours and goes to the log with its stack.
-    if (toApiError(err).status >= 500) request.log.error(err);
+    if (toApiError(err).status >= 500) logServerError(err);
     return sendError(reply, err);
   });
   app.setNotFoundHandler((request, reply) => sendError(reply, new ApiError(404, `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  // Request bodies (data URLs, long texts) die with their requests; collect them once traffic pauses.
+  const touched = releaseWhenIdle(2000);
+  app.addHook('onResponse', async () => touched());
 
   app.addHook('onRequest', async (request, reply) => {
     if (!opts.apiKey) return;
@@ -147,6 +194,8 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     context_length: ctx.maxLength,
     max_batch_size: scheduler.maxBatchSize,
     ...scheduler.stats(),
+    media_workers: pool?.stats() ?? null,
+    memory: memoryStats(),
   }));
   registerGenerateRoute(app, ctx);
   registerOpenAIRoutes(app, ctx);
@@ -177,6 +226,8 @@ export async function createServer(opts: ServerOptions): Promise<ServerHandle> {
     async close() {
       scheduler.close();
       await app.close();
+      await pool?.close();
+      await closeJsonParser();
     },
   };
 }

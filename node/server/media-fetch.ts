@@ -101,7 +101,8 @@ export class MediaFetcher {
       if (bytes.length > this.maxBytes) throw this.tooBig('data URL');
       return bytes;
     }
-    const b64 = payload.replace(/\s+/g, '');
+    // Only copied when it has whitespace to drop: a large payload is scanned, not rebuilt.
+    const b64 = /\s/.test(payload) ? payload.replace(/\s+/g, '') : payload;
     // Checked before decoding so an oversized item costs no allocation; strict so garbage is not "decoded".
     if (Math.floor((b64.length * 3) / 4) > this.maxBytes + 2) throw this.tooBig('data URL');
     if (b64.length % 4 === 1 || !/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new MediaError('data URL has invalid base64');

@@ -59,14 +59,17 @@ export async function resolveRowMedia(
       else if (item && typeof item === 'object' && !Array.isArray(item)) {
         const o = item as Record<string, unknown>;
         const r = typeof o.url === 'string' ? o.url : typeof o.path === 'string' ? o.path : undefined;
-        if (r !== undefined && Object.keys(o).length === 1) ref = r;
+        // A video clip `{url|path, start_time, end_time}` keeps its window; only the source is loaded.
+        const clip = family === 'video' && Object.keys(o).every((k) => ['url', 'path', 'start_time', 'end_time'].includes(k));
+        if (r !== undefined && (Object.keys(o).length === 1 || clip)) ref = r;
       }
       if (ref === undefined) return;
+      const window = item && typeof item === 'object' && Object.keys(item).length > 1 ? (item as Record<string, unknown>) : null;
       const where = param(m.dataKey, i);
       loads.push(
         fetcher.load(ref, family === 'vector' ? 'any' : family, signal).then(
           (bytes) => {
-            items[i] = bytes;
+            items[i] = window ? { video: bytes, start_time: window.start_time, end_time: window.end_time } : bytes;
           },
           (e: unknown) => {
             // Anything that goes wrong loading an item is about that item (a MediaError says what; file

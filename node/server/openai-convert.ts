@@ -77,6 +77,7 @@ export function messagesToRow(messages: OpenAIMessage[], modalities: readonly Mo
       if (role !== 'user') throw new ApiError(400, `${p}: media parts belong in user messages (this one is "${msg.role}")`, p);
       if (part.type === 'image_url') {
         if (!part.image_url) throw new ApiError(400, `${p}.image_url is required for an image_url part`, `${p}.image_url`);
+        if (!part.image_url.url) throw new ApiError(400, `${p}.image_url.url must not be empty`, `${p}.image_url.url`);
         addItem(m, part.image_url.url, `${p}.image_url.url`);
       } else {
         if (!part.input_audio) throw new ApiError(400, `${p}.input_audio is required for an input_audio part`, `${p}.input_audio`);

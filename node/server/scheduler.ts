@@ -179,7 +179,7 @@ export class Scheduler {
     const head = this.queue.shift()!;
     const batch = [head];
     for (let i = 0; i < this.queue.length && batch.length < this.maxBatchSize; ) {
-      if (this.queue[i]!.key === head.key) batch.push(...this.queue.splice(i, 1));
+      if (this.queue[i]!.key === head.key) batch.push(this.queue.splice(i, 1)[0]!);
       else i++;
     }
     this.counts.batches++;

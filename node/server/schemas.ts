@@ -50,7 +50,9 @@ const contentPart = {
     image_url: {
       type: 'object',
       required: ['url'],
-      properties: { url: { type: 'string', minLength: 1 }, detail: { type: 'string' } },
+      // No minLength: Ajv counts a string's characters one by one (a multi-megabyte data URL, on the thread that
+      // serves every client); an empty URL is refused in openai-convert.ts instead.
+      properties: { url: { type: 'string' }, detail: { type: 'string' } },
     },
     input_audio: {
       type: 'object',

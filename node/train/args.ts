@@ -33,7 +33,14 @@ export interface TrainArgs {
   save_total_limit: number;
   logging_steps: number;
   seed: number;
+  /** A checkpoint folder, `true` (the newest in output_dir) or `false` (start fresh). Unset: resume when output_dir has checkpoints. */
   resume_from_checkpoint?: string;
+  /** Start over even though output_dir holds checkpoints (they are removed). */
+  overwrite_output_dir?: boolean;
+  /** JSON of HF's `lr_scheduler_kwargs`, e.g. '{"num_cycles": 2}'. */
+  lr_scheduler_kwargs?: string;
+  /** The hub cache for downloads by id (the seed's `cache_dir`, HF's `cache_dir`); default HF_HUB_CACHE / HF_HOME. */
+  cache_dir?: string;
   skip_bad_rows: boolean;
   feature_cache?: string;
   backend?: string;
@@ -52,6 +59,25 @@ export interface TrainArgs {
   bits?: number;
   /** How the frozen base LM's Linear weights are held (f32, f16, bf16, int8, int4); `--bits 4|8` = int4|int8. */
   dtype?: string;
+  /** Held-out rows for evaluation during training (default: the test/validation split of dataset_path). */
+  eval_dataset_path?: string;
+  /** 'steps' | 'epoch' | 'no'; unset: 'steps' with --eval_steps, 'epoch' with --eval_dataset_path, else 'no'. */
+  evaluation_strategy?: string;
+  /** Evaluate every n steps (strategy 'steps'); default: logging_steps, as HF. */
+  eval_steps?: number;
+  per_device_eval_batch_size: number;
+  /** Evaluate on the first n held-out rows only (HF example scripts' --max_eval_samples). */
+  max_eval_samples?: number;
+  /** Put the best checkpoint's weights in output_dir at the end (a checkpoint is saved at every evaluation). */
+  load_best_model_at_end: boolean;
+  /** 'loss' (default), 'exact_match' or 'exact_match_<question type>'; the 'eval_' prefix is optional. */
+  metric_for_best_model?: string;
+  /** Default: false for losses, true otherwise (HF). */
+  greater_is_better?: boolean;
+  /** Stop after this many evaluations without improvement (0 = never). */
+  early_stopping_patience: number;
+  /** The improvement that counts for early stopping. */
+  early_stopping_threshold: number;
 }
 
 export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_path' | 'output_dir'> = {
@@ -80,6 +106,10 @@ export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_pat
   save_dtype: 'F32',
   train_encoders: false,
   save_encoders: false,
+  per_device_eval_batch_size: 8,
+  load_best_model_at_end: false,
+  early_stopping_patience: 0,
+  early_stopping_threshold: 0,
 };
 
 /**
@@ -92,15 +122,11 @@ export const IGNORED_FLAGS: Record<string, string> = {
   fp16: 'weights train in float32 (use --save_dtype F16 to save in fp16)',
   tf32: 'not applicable to tfjs',
   gradient_checkpointing: 'tfjs keeps activations; reduce batch size or model_max_length instead',
-  per_device_eval_batch_size: 'no evaluation during training',
-  evaluation_strategy: 'no evaluation during training',
-  eval_strategy: 'no evaluation during training',
   save_strategy: 'checkpoints every --save_steps',
   dataloader_num_workers: 'data loads in-process',
   report_to: 'logs go to train_log.jsonl and loss.svg',
   double_quant: 'int4/int8 here are MatMulNBits blocks with f16 scales (no second quantization of the scales)',
   quant_type: 'int4 here is round-to-nearest MatMulNBits (asymmetric, group 32), not bitsandbytes nf4/fp4',
-  cache_dir: 'nothing is downloaded',
   remove_unused_columns: 'not applicable',
   optim: 'the optimizer is AdamW (adamw_torch)',
   lora_bias: 'LoRA without bias (PEFT bias="none")',

@@ -7,11 +7,10 @@
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Tensor } from '../../src/tf.js';
-import { parseSafetensors, serializeSafetensors, type RawTensor } from '../../src/io/safetensors.js';
-import { rawToTensor, tensorToRaw } from '../../src/io/weights.js';
 import { lmmCheckpointFiles, type CheckpointFilesOptions } from '../../src/lmm/save.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { AdamW } from '../../src/train/adamw.js';
+import { optimizerFile, readOptimizerFile } from '../../src/train/optimizer-file.js';
 import type { TrainerState } from '../../src/train/trainer.js';
 import { writeDirAtomic } from '../atomic-write.js';
 
@@ -56,14 +55,6 @@ export interface SaveOptions extends CheckpointFilesOptions {
   saveTotalLimit?: number;
 }
 
-/** Optimizer tensors as safetensors bytes. */
-export async function optimizerFile(optimizer: AdamW): Promise<Uint8Array> {
-  const { step, tensors } = optimizer.state();
-  const raw = new Map<string, RawTensor>();
-  for (const [k, t] of tensors) raw.set(k, await tensorToRaw(t));
-  return serializeSafetensors(raw, { step: String(step) });
-}
-
 /** Writes `dir` atomically with the model, optimizer and trainer state. */
 export async function saveTrainingState(dir: string, lmm: LMM, state: TrainerState, optimizer: AdamW, opts: SaveOptions): Promise<void> {
   const files = await lmmCheckpointFiles(lmm, opts);
@@ -73,11 +64,19 @@ export async function saveTrainingState(dir: string, lmm: LMM, state: TrainerSta
   await writeDirAtomic(dir, files);
 }
 
-/** Deletes the oldest checkpoints beyond `limit`. */
-export async function rotateCheckpoints(outputDir: string, limit: number): Promise<string[]> {
+/**
+ * Deletes the oldest checkpoints beyond `limit`, never `keep` (the best checkpoint, as HF's rotation spares
+ * `best_model_checkpoint`) nor the newest (the one to resume from): with limit 1 and an older best, two remain.
+ */
+export async function rotateCheckpoints(outputDir: string, limit: number, keep?: string): Promise<string[]> {
   if (!(limit > 0)) return [];
   const all = await listCheckpoints(outputDir);
-  const doomed = all.slice(0, Math.max(0, all.length - limit));
+  const kept = keep ? all.filter((c) => path.resolve(c.dir) === path.resolve(keep)) : [];
+  const others = all.filter((c) => !kept.includes(c));
+  // The newest must stay (to resume from) — unless the best is the newest, which already stays.
+  const bestIsNewest = kept.length > 0 && kept[0] === all[all.length - 1];
+  const room = bestIsNewest ? Math.max(0, limit - 1) : Math.max(1, limit - kept.length);
+  const doomed = others.slice(0, Math.max(0, others.length - room));
   for (const c of doomed) await rm(c.dir, { recursive: true, force: true });
   return doomed.map((c) => c.dir);
 }
@@ -85,11 +84,9 @@ export async function rotateCheckpoints(outputDir: string, limit: number): Promi
 /** Reads a checkpoint's trainer state and optimizer tensors. */
 export async function readTrainingState(dir: string): Promise<{ state: TrainerState; optimizerStep: number; optimizer: Map<string, Tensor> }> {
   const state = JSON.parse(await readFile(path.join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
-  const bytes = new Uint8Array(await readFile(path.join(dir, 'optimizer.safetensors')));
-  const { tensors, metadata } = parseSafetensors(bytes, path.join(dir, 'optimizer.safetensors'));
-  const optimizer = new Map<string, Tensor>();
-  for (const [k, t] of tensors) optimizer.set(k, rawToTensor(t, k));
-  return { state, optimizerStep: Number(metadata.step ?? state.global_step), optimizer };
+  const file = path.join(dir, 'optimizer.safetensors');
+  const { step, tensors } = readOptimizerFile(new Uint8Array(await readFile(file)), file, state.global_step);
+  return { state, optimizerStep: step, optimizer: tensors };
 }
 
 /** Removes half-written checkpoint folders a killed run left behind (`checkpoint-N.tmp-*`, `.old-*`). */

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { parseHubId } from '../../src/io/hub-id.js';
 import type { EncodedChat } from '../../src/chat/encode-chat.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import type { ModelSource } from '../../src/io/source.js';
@@ -13,6 +14,8 @@ import { readDataset, resolveMediaPath } from '../dataset/read-dataset.js';
 
 export interface TrainingRows {
   encoded: EncodedChat[];
+  /** The rows as read, aligned with `encoded` (evaluation builds its questions from them). */
+  rows: Record<string, unknown>[];
   badRows: number;
   baseDir: string;
   example: unknown;
@@ -39,10 +42,17 @@ function missingMedia(row: Record<string, unknown>, keys: string[], baseDir: str
   return null;
 }
 
-export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRows: boolean, log: (s: string) => void): Promise<TrainingRows> {
-  const ds = await readDataset(datasetPath, { skipBadRows: true });
+export async function loadTrainingRows(
+  datasetPath: string,
+  lmm: LMM,
+  skipBadRows: boolean,
+  log: (s: string) => void,
+  opts: { split?: string } = {},
+): Promise<TrainingRows> {
+  const ds = await readDataset(datasetPath, { skipBadRows: true, split: opts.split });
   const bad: BadRow[] = ds.unreadable.map((u) => ({ id: `#${u.index}`, index: u.index, message: `${u.source}: ${u.message}` }));
   const encoded: EncodedChat[] = [];
+  const rows: Record<string, unknown>[] = [];
   const seen = new Set<string>();
   const keys = lmm.modalities.map((m) => m.dataKey);
   ds.rows.forEach((row, i) => {
@@ -53,6 +63,7 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
       const missing = missingMedia(row, keys, ds.baseDir);
       if (missing) throw new Error(missing);
       encoded.push(lmm.encodeRow({ ...row, id } as never, { mode: 'train' }, index));
+      rows.push({ ...row, id });
       seen.add(id);
     } catch (e) {
       bad.push({ id, index, message: (e as Error).message.replace(/^row "[^"]*": /, '') });
@@ -65,7 +76,7 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
     if (bad.length > 10) log(`  … and ${bad.length - 10} more`);
   }
   if (encoded.length === 0) throw new Error(`${datasetPath}: no usable rows`);
-  log(`dataset ${datasetPath} (${ds.format}): ${encoded.length} rows`);
+  log(`dataset ${datasetPath}${opts.split ? ` [${opts.split}]` : ''} (${ds.format}): ${encoded.length} rows`);
 
   const modelDir = lmm.meta.baseModel && !/^https?:/.test(lmm.meta.baseModel) ? lmm.meta.baseModel : null;
   const configOverrides = (config: Record<string, unknown>) => {
@@ -74,13 +85,16 @@ export async function loadTrainingRows(datasetPath: string, lmm: LMM, skipBadRow
       const e = m.encoder;
       if (typeof e !== 'string' || /^https?:\/\//.test(e) || path.isAbsolute(e)) continue;
       const inModel = modelDir ? path.join(modelDir, e) : null;
-      m.encoder = inModel && existsSync(inModel) ? inModel : path.resolve(e);
+      if (inModel && existsSync(inModel)) m.encoder = inModel;
+      // A Hugging Face id stays an id (opened through the hub cache wherever the output is loaded).
+      else if (!(parseHubId(e) && !existsSync(e))) m.encoder = path.resolve(e);
     }
     return config;
   };
   const { openSource } = await import('../folder-source.js');
   return {
     encoded,
+    rows,
     badRows: bad.length,
     baseDir: ds.baseDir,
     example: ds.rows[0],

@@ -10,6 +10,7 @@ import { loadTrainingRows } from './data.js';
 import {
   attachCheckpoints,
   attachFeatures,
+  featureFingerprint,
   attachLogging,
   buildTrainer,
   checkScheduler,
@@ -21,6 +22,9 @@ import {
   type TrainMode,
 } from './training-steps.js';
 import type { TrainArgs } from './args.js';
+import { planEvaluation } from './eval-plan.js';
+import { flagNotes } from './flag-notes.js';
+import { attachEvaluation, finishEvaluation } from './train-eval.js';
 
 export { trainMode, checkModelCls, type TrainMode } from './training-steps.js';
 
@@ -41,21 +45,38 @@ export async function runTraining(
 ): Promise<TrainResult> {
   const scheduler = checkScheduler(args);
   const mode = trainMode(args);
+  // Before anything loads: what evaluation will do, and every flag another flag makes meaningless.
+  const plan = await planEvaluation(args);
+  for (const n of [...plan.notes, ...flagNotes(args, plan.strategy)]) log(`note: ${n}`);
   const lmm = await loadBaseModel(args, log);
   const data = await loadTrainingRows(args.dataset_path, lmm, args.skip_bad_rows, log);
   const { trainer, trainable, loraConfig } = buildTrainer(args, lmm, data, mode, scheduler);
   const out = await prepareOutputDir(args, lmm, trainer, log);
   const cache = attachFeatures(args, lmm, trainer, data.baseDir);
   const save = { mode, loraConfig, data, out, trainArgsJSON: JSON.stringify({ ...args, mode }, null, 2) + '\n' };
-  const { progress, skipped } = attachLogging(args, trainer, out, log);
-  attachCheckpoints(args, lmm, trainer, save, progress, log);
+  const { progress, reporter, skipped } = attachLogging(args, trainer, out, log);
+  const evaluation = await attachEvaluation(plan, args, lmm, trainer, reporter, featureFingerprint(lmm));
+  attachCheckpoints(args, lmm, trainer, save, progress, reporter, evaluation);
 
-  log(`training (${mode}): ${data.encoded.length} rows, ${trainer.totalSteps} steps, ${[...trainable.values()].reduce((s, v) => s + v.size, 0)} trainable parameters`);
-  await train(trainer, out, progress);
+  const every = plan.strategy === 'steps' ? `every ${plan.evalSteps} steps` : 'every epoch';
+  log(
+    `training (${mode}): ${data.encoded.length} rows, ${trainer.totalSteps} steps, ${[...trainable.values()].reduce((s, v) => s + v.size, 0)} trainable parameters` +
+      (evaluation ? `; evaluating ${evaluation.size.rows} rows ${every}` : ''),
+  );
+  try {
+    await train(trainer, out, progress);
+  } catch (e) {
+    evaluation?.dispose();
+    throw e;
+  }
+  const ending = await finishEvaluation(evaluation, args, trainer, out, log);
+  await reporter.flush();
   await writeFinalModel(args, lmm, trainer, save);
+  for (const line of reporter.summary(ending)) log(line);
 
   await inspect?.(lmm);
   cache?.dispose();
+  evaluation?.dispose();
   trainer.dispose();
   lmm.dispose();
   return { state: trainer.state, outputDir: out, skippedRows: skipped() + data.badRows, mode };

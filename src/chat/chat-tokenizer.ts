@@ -19,4 +19,10 @@ export interface ChatTokenizer {
   /** Ids that stop generation. */
   readonly stopTokenIds: number[];
   readonly padTokenId: number;
+  /**
+   * Characters of text the longest token can stand for (its vocabulary string's length, added tokens included).
+   * A text of `n` characters is at least `n / longestTokenChars` tokens, so a server can refuse a prompt that
+   * cannot fit the context without tokenizing it. Unknown when absent.
+   */
+  readonly longestTokenChars?: number;
 }

@@ -3,6 +3,7 @@ import { RowError } from '../util/row-error.js';
 import type { PlaceholderRun } from '../splice/layout.js';
 import { IGNORE_INDEX } from '../constants.js';
 import type { ChatMessage, ChatTokenizer } from './chat-tokenizer.js';
+import { appendAll } from '../util/arrays.js';
 
 /** A dataset row in the seed's schema: `{id, messages, <dataKey>: [...]}`. */
 export interface ChatRow {
@@ -170,8 +171,9 @@ export function encodeChat(
     }
     if (!seg.text) continue;
     const ids = tokenizer.encode(seg.text);
-    inputIds.push(...ids);
-    labels.push(...(seg.kind === 'reply' ? ids : ids.map(() => IGNORE_INDEX)));
+    appendAll(inputIds, ids);
+    if (seg.kind === 'reply') appendAll(labels, ids);
+    else for (let k = 0; k < ids.length; k++) labels.push(IGNORE_INDEX);
   }
   const items = modalities.map((m) => (Array.isArray(row[m.dataKey]) ? (row[m.dataKey] as unknown[]) : []));
   return { id, inputIds, labels, runs, items };

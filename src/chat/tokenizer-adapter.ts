@@ -15,7 +15,12 @@ export function fromPreTrainedTokenizer(tok: PreTrainedTokenizer): ChatTokenizer
     const id = tok.convert_tokens_to_ids(t);
     if (typeof id === 'number' && specialSet.has(id)) ends.add(t);
   }
+  let longest = 1;
+  // Byte-level BPE stores one character per byte (≥ the UTF-16 length), SentencePiece one per character, byte
+  // fallbacks as `<0x41>`: each key is at least as long as the text its token covers.
+  for (const token of tok.get_vocab().keys()) if (token.length > longest) longest = token.length;
   return {
+    longestTokenChars: longest,
     encode: (text) => encodeText(tok, text, false),
     decode: (ids, skip = true) => decodeIds(tok, ids, skip),
     render: (messages, addGenerationPrompt) => renderChat(tok, messages, { addGenerationPrompt }),

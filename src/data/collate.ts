@@ -1,6 +1,7 @@
 import type { EncodedChat } from '../chat/encode-chat.js';
 import { IGNORE_INDEX } from '../constants.js';
 import { buildSpliceLayout, type SpliceLayout } from '../splice/layout.js';
+import { maxOf } from '../util/arrays.js';
 
 /** A padded training batch, ready for `LMM.forward`. */
 export interface Batch {
@@ -61,7 +62,7 @@ export function collate(rows: EncodedChat[], opts: CollateOptions): { batch: Bat
     skipped.push({ id: r.id, reason: t.reason });
   }
   if (kept.length === 0) return { batch: null, skipped };
-  const T = Math.max(...kept.map((r) => r.inputIds.length));
+  const T = maxOf(kept.map((r) => r.inputIds.length));
   const pad = <X>(a: X[], v: X) => [...a, ...new Array<X>(T - a.length).fill(v)];
   const layout = buildSpliceLayout(
     kept.map((r) => ({ inputIds: r.inputIds, runs: r.runs })),

@@ -2,6 +2,7 @@
  * Exact-match accuracy per question type: the model's answer and the reference agree after lower-casing,
  * collapsing whitespace and dropping trailing punctuation ("A red circle." = "a red circle").
  */
+import { maxOf } from '../util/arrays.js';
 export function normaliseAnswer(s: string): string {
   return s.toLowerCase().replace(/\s+/g, ' ').trim().replace(/[.!?]+$/, '').trim();
 }
@@ -38,6 +39,6 @@ export function accuracyByType(items: EvalItem[]): { rows: EvalRow[]; overall: E
 export function formatAccuracyTable(r: { rows: EvalRow[]; overall: EvalRow }): string {
   const lines = [['question type', 'n', 'correct', 'accuracy']];
   for (const x of [...r.rows, r.overall]) lines.push([x.type, String(x.n), String(x.correct), `${(100 * x.accuracy).toFixed(1)}%`]);
-  const w = lines[0].map((_, i) => Math.max(...lines.map((l) => l[i].length)));
+  const w = lines[0].map((_, i) => maxOf(lines.map((l) => l[i].length)));
   return lines.map((l, j) => (j === lines.length - 1 ? '\n' : '') + l.map((c, i) => (i === 0 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ')).join('\n');
 }

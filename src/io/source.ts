@@ -158,6 +158,11 @@ export function setLocalSourceFactory(factory: LocalSourceFactory | null): void 
   localSourceFactory = factory;
 }
 
+/** Whether local paths can be opened here (Node registered a folder reader); false in the browser. */
+export function hasLocalSources(): boolean {
+  return localSourceFactory !== null;
+}
+
 /** A source from a URL, a local path (Node), or an existing source. */
 export function resolveSource(where: string | ModelSource): ModelSource {
   if (typeof where !== 'string') return where;

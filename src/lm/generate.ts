@@ -2,6 +2,7 @@ import { tf, type Tensor } from '../tf.js';
 import type { ForwardOptions, LlamaForCausalLM } from './llama.js';
 import { sampleToken, type SamplingOptions } from './sampling.js';
 import { Rng } from '../util/rng.js';
+import { maxOf } from '../util/arrays.js';
 
 export interface GenerateOptions extends SamplingOptions {
   /** Default 128. */
@@ -45,7 +46,7 @@ function lastLogits(lm: LlamaForCausalLM, opts: Omit<ForwardOptions, 'logits'>):
 
 /** Left-pads ragged rows to one length, returning ids and the 0/1 attention mask. */
 export function leftPad(rows: number[][], padId: number): { ids: number[][]; mask: number[][] } {
-  const len = Math.max(...rows.map((r) => r.length));
+  const len = maxOf(rows.map((r) => r.length));
   return {
     ids: rows.map((r) => [...new Array(len - r.length).fill(padId), ...r]),
     mask: rows.map((r) => [...new Array(len - r.length).fill(0), ...new Array(r.length).fill(1)]),

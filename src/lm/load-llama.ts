@@ -157,7 +157,7 @@ export async function loadLlamaWeights(config: LlamaConfig, weights: LazyWeights
     embedding = undefined;
     return model;
   } finally {
-    for (const t of tensors.values()) t.dispose(); // fromWeights made variables (copies) of what it used
+    for (const t of tensors.values()) t.dispose(); // the model's variables hold their own references to the data
     for (const l of linears.values()) l.dispose();
     embedding?.dispose(); // only when building the model failed
     weights.release();

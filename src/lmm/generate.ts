@@ -6,6 +6,9 @@ import { buildSpliceLayout } from '../splice/layout.js';
 import { generateTokens, type GenerateOptions } from '../lm/generate.js';
 import { IncrementalDecoder, StopStringFilter } from '../lm/text-stream.js';
 import type { LMM } from './lmm.js';
+import type { FeatureBatch } from '../train/feature-cache.js';
+import type { BatchFeatures } from './lmm.js';
+import { maxOf } from '../util/arrays.js';
 
 export interface LMMGenerateOptions extends Omit<GenerateOptions, 'padTokenId'> {
   /** Stop strings (OpenAI `stop`): generation of a row ends before the first match. */
@@ -14,6 +17,11 @@ export interface LMMGenerateOptions extends Omit<GenerateOptions, 'padTokenId'> 
   preprocess?: Omit<PreprocessContext, 'rowId'>;
   /** Longest prompt + completion allowed (default: the LM's max_position_embeddings). */
   maxLength?: number;
+  /**
+   * Encoder features for the batch instead of preprocessing and encoding here: evaluation during training
+   * passes its feature cache, so a frozen encoder runs once per eval row, not once per evaluation.
+   */
+  features?: (batch: FeatureBatch) => Promise<BatchFeatures | (() => BatchFeatures)>;
 }
 
 /** One step of a streamed batch generation. */
@@ -57,7 +65,7 @@ export async function* streamGenerate(
     }
   }
   const padId = lmm.tokenizer.padTokenId;
-  const T = Math.max(...encoded.map((e) => e.inputIds.length));
+  const T = maxOf(encoded.map((e) => e.inputIds.length));
   const rows = encoded.map((e) => {
     const pad = T - e.inputIds.length;
     return {
@@ -67,12 +75,10 @@ export async function* streamGenerate(
   });
   const layout = buildSpliceLayout(rows, lmm.tokenWidths, T, padId);
   const ids = encoded.map((e) => e.id);
-  const pre = await lmm.preprocess(
-    lmm.modalities.map((_, m) => encoded.map((e) => e.items[m])),
-    ids,
-    opts.preprocess,
-  );
-  const features = await lmm.encode(pre, layout, ids);
+  const items = lmm.modalities.map((_, m) => encoded.map((e) => e.items[m]));
+  const given = opts.features ? await opts.features({ ids, items, layout }) : null;
+  if (typeof given === 'function') throw new Error('generation needs computed features, not a trainable-encoder thunk');
+  const features = given ?? (await lmm.encode(await lmm.preprocess(items, ids, opts.preprocess), layout, ids));
   const embeds = tf.tidy(() => lmm.embed(layout, lmm.project(features)));
   for (const f of features) f?.dispose();
   const mask = encoded.map((e) => [...new Array(T - e.inputIds.length).fill(0), ...e.inputIds.map(() => 1)]);

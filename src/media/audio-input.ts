@@ -112,6 +112,15 @@ async function toChannels(value: unknown, label: string, ctx: PreprocessContext 
   } else if (!bytes && typeof value === 'object' && value !== null) {
     const o = value as Record<string, unknown>;
     if ('array' in o) return { channels: arrayChannels(o.array, label), rate: checkRate(o.sampling_rate, label) };
+    if ('dataset_args' in o) {
+      // The seed's lazy reference into an HF dataset (`load_dataset(**dataset_args)[idx]["audio"]`); there is no
+      // `datasets` library here to resolve it, so the row must carry the audio itself.
+      throw new Error(
+        `${label}: {dataset_args, idx} points into a Hugging Face dataset, which is not loaded here; convert it once in ` +
+          'Python to {"array": [...], "sampling_rate": N} (ds[idx]["audio"]) or to a WAV file path: ' +
+          "`sf.write(f'{idx}.wav', a['array'], a['sampling_rate'])`",
+      );
+    }
     if (typeof o.getChannelData === 'function' && typeof o.numberOfChannels === 'number') {
       const get = o.getChannelData as (c: number) => Float32Array;
       const channels = Array.from({ length: o.numberOfChannels }, (_, c) => Float32Array.from(get.call(o, c)));

@@ -12,6 +12,7 @@
  * (every common pair: 44.1k→16k is 160/441) the filter is tabulated exactly per phase; each phase is normalised
  * to unit DC gain. Samples outside the input count as zero.
  */
+import { minOf } from '../util/arrays.js';
 
 export interface ResampleOptions {
   /** Zero crossings of the sinc kept on each side (filter length ≈ 2·zeroCrossings/fc taps). Default 40. */
@@ -136,7 +137,7 @@ export function resampleAudio(x: Float32Array, fromRate: number, toRate: number,
 export function mixToMono(channels: Float32Array[]): Float32Array {
   if (channels.length === 0) throw new Error('audio has no channels');
   if (channels.length === 1) return channels[0]!;
-  const n = Math.min(...channels.map((c) => c.length));
+  const n = minOf(channels.map((c) => c.length));
   const out = new Float32Array(n);
   for (const c of channels) for (let i = 0; i < n; i++) out[i] += c[i]!;
   const inv = 1 / channels.length;

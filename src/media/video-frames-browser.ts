@@ -3,7 +3,7 @@
  * copy each frame through a canvas. No codec code of our own: whatever the browser plays, we can sample.
  */
 import { dataUrlBytes, type ImageLoadContext } from './image-input.js';
-import { sampleTimes } from './video-sampling.js';
+import { clipSampleTimes, parseVideoItem } from './video-clip-spec.js';
 
 function once(el: HTMLVideoElement, event: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -33,7 +33,9 @@ async function videoUrl(video: unknown, ctx: ImageLoadContext): Promise<{ url: s
 }
 
 /** Samples `numFrames` frames (as `ImageData`) evenly over a video, in a browser. */
-export async function browserVideoFrames(video: unknown, numFrames: number, ctx: ImageLoadContext): Promise<ImageData[]> {
+export async function browserVideoFrames(item: unknown, numFrames: number, ctx: ImageLoadContext): Promise<ImageData[]> {
+  const spec = parseVideoItem(item);
+  const video = spec.source;
   let el: HTMLVideoElement;
   let revoke: string | null = null;
   if (video instanceof HTMLVideoElement) el = video;
@@ -57,7 +59,7 @@ export async function browserVideoFrames(video: unknown, numFrames: number, ctx:
     const c2d = canvas.getContext('2d', { willReadFrequently: true });
     if (!c2d) throw new Error('no 2D canvas context available');
     const frames: ImageData[] = [];
-    for (const t of sampleTimes(duration, numFrames)) {
+    for (const t of clipSampleTimes(duration, numFrames, spec)) {
       const seeked = once(el, 'seeked');
       el.currentTime = t;
       await seeked;

@@ -32,11 +32,27 @@ export class AdamW {
   /**
    * One update of `params` (name → variable) with `grads` (name → gradient) at learning rate `lr`.
    * Parameters without a gradient are left alone. `noDecay` names skip weight decay (HF: biases, norms).
+   * `gate`, a boolean scalar on the device, keeps parameters and moments unchanged where it is false: the
+   * trainer passes "every step so far was finite", so a blown-up step changes nothing without the CPU having
+   * to read the loss first.
    */
-  apply(params: Map<string, tf.Variable>, grads: Map<string, Tensor>, lr: number, noDecay: (name: string) => boolean = () => false): void {
+  apply(
+    params: Map<string, tf.Variable>,
+    grads: Map<string, Tensor>,
+    lr: number,
+    noDecay: (name: string) => boolean = () => false,
+    gate?: Tensor,
+  ): void {
     this.step++;
     const bc1 = 1 - Math.pow(this.beta1, this.step);
     const bc2 = 1 - Math.pow(this.beta2, this.step);
+    // One broadcast of the gate per distinct shape (tf.where would tile it for every tensor: 3 dispatches each).
+    const gates = new Map<string, Tensor>();
+    const gateLike = (t: Tensor) => {
+      const key = t.shape.join('x');
+      if (!gates.has(key)) gates.set(key, tf.keep(tf.broadcastTo(gate!, t.shape)));
+      return gates.get(key)!;
+    };
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
@@ -51,13 +67,16 @@ export class AdamW {
         const decayed = wd > 0 ? tf.mul(p, 1 - lr * wd) : p;
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
-        m.assign(m1);
-        v.assign(v1);
         // PyTorch: denom = sqrt(v)/sqrt(bc2) + eps; p -= (lr/bc1) · m / denom
         const denom = tf.add(tf.div(tf.sqrt(v1), Math.sqrt(bc2)), this.eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1)));
+        const p1 = tf.sub(decayed, tf.mul(tf.div(m1, denom), lr / bc1));
+        const keep = (next: Tensor, old: Tensor) => (gate ? tf.where(gateLike(old), next, old) : next);
+        m.assign(keep(m1, m));
+        v.assign(keep(v1, v));
+        p.assign(keep(p1, p));
       });
     }
+    for (const g of gates.values()) g.dispose();
   }
 
   /** State as named tensors (`<param>.exp_avg`, `<param>.exp_avg_sq`) for a checkpoint. */

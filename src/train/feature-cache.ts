@@ -11,6 +11,9 @@ import { rawToTensor, tensorToRaw } from '../io/weights.js';
  */
 export type FeatureProvider = (batch: Batch) => Promise<BatchFeatures | (() => BatchFeatures)>;
 
+/** What a feature provider reads of a batch: row ids, their items and the placeholder layout. */
+export type FeatureBatch = Pick<Batch, 'ids' | 'items' | 'layout'>;
+
 /** Preprocesses outside the tape (async I/O), then encodes inside it: for `--train_encoders`. */
 export function trainableEncoderFeatures(lmm: LMM, ctx: Omit<PreprocessContext, 'rowId'> = {}): FeatureProvider {
   return async (batch) => {
@@ -41,10 +44,10 @@ export function cachedFeatures(
   ctx: Omit<PreprocessContext, 'rowId'> = {},
   store?: FeatureStore,
   fingerprint = '',
-): FeatureProvider & { dispose(): void; hits: number; misses: number } {
+): ((batch: FeatureBatch) => Promise<BatchFeatures>) & { dispose(): void; hits: number; misses: number } {
   const memory = new Map<string, Tensor[]>();
   const M = lmm.modalities.length;
-  const provider = async (batch: Batch): Promise<BatchFeatures> => {
+  const provider = async (batch: FeatureBatch): Promise<BatchFeatures> => {
     const missing: number[] = [];
     for (let b = 0; b < batch.ids.length; b++) {
       const key = `${fingerprint}:${batch.ids[b]}`;

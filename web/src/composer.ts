@@ -5,7 +5,8 @@
  */
 import type { Attachment } from './conversation.js';
 import { ACCEPT, describeKinds, fileKind, type ModalityInput } from './modality-inputs.js';
-import { canCapture, canRecord, startRecording, webcamSnapshot, type Recording } from './media-capture.js';
+import { canCapture, canRecord, startRecording, type Recording } from './media-capture.js';
+import { takeWebcamPhoto } from './webcam-dialog.js';
 import { byId, el, errorMessage, notice } from './ui.js';
 
 /** What the composer hands over on send. */
@@ -178,28 +179,20 @@ export class Composer {
     });
     document.addEventListener('drop', (e) => {
       if (!hasFiles(e)) return;
+      const claimed = e.defaultPrevented; // a drop zone in the page (the training panel) took these files
       e.preventDefault();
       depth = 0;
       overlay.hidden = true;
-      if (this.inputs.length) this.addFiles([...(e.dataTransfer?.files ?? [])]);
+      if (this.inputs.length && !claimed) this.addFiles([...(e.dataTransfer?.files ?? [])]);
     });
   }
 
   private async snapWebcam(): Promise<void> {
-    const dialog = byId<HTMLDialogElement>('webcam-dialog');
-    const snap = new Promise<void>((ok, cancel) => {
-      byId('snap').onclick = () => ok();
-      byId('snap-cancel').onclick = () => cancel(new DOMException('cancelled', 'AbortError'));
-      dialog.onclose = () => cancel(new DOMException('cancelled', 'AbortError'));
-    });
-    dialog.showModal();
     try {
-      this.addFiles([await webcamSnapshot(byId<HTMLVideoElement>('webcam-video'), snap)]);
+      const photo = await takeWebcamPhoto();
+      if (photo) this.addFiles([photo]);
     } catch (e) {
-      if ((e as Error).name !== 'AbortError') notice('error', `Webcam: ${errorMessage(e)}`, 'capture');
-    } finally {
-      dialog.onclose = null;
-      dialog.close();
+      notice('error', `Webcam: ${errorMessage(e)}`, 'capture');
     }
   }
 

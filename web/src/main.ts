@@ -21,6 +21,7 @@ import { answerGpu } from './gpu-generation.js';
 import { gpuOptionsFrom } from './gpu-loader.js';
 import { GpuLMM } from '../../src/webgpu/gpu-lmm.js';
 import { byId, clearNotice, errorMessage, notice } from './ui.js';
+import { TrainPanel } from './train/panel.js';
 
 const params = new URLSearchParams(location.search);
 const demoUrl = params.get('demo') ?? document.querySelector<HTMLMetaElement>('meta[name="multi-token:demo-model"]')?.content ?? 'models/demo/';
@@ -36,6 +37,7 @@ let loading = false;
 const chat = new ChatView();
 const composer = new Composer(() => void send(), () => running?.abort());
 const panel = new LoaderPanel({ demoUrl, onChoose: (c) => void load(c) });
+const trainPanel = new TrainPanel((what) => chat.addSystem(`The model now answers with ${what}.`));
 byId('new-chat').addEventListener('click', () => newChat());
 
 const seedParam = params.get('seed');
@@ -82,6 +84,7 @@ async function load(choice: ModelChoice): Promise<void> {
     const loaded = await loadModel(choice, { useCache: panel.useCache, onProgress: (p) => panel.progress(p), gpu: gpuOptionsFrom(params) });
     running?.abort();
     await runningDone; // the aborted answer stops at its next token; only then may its model go
+    await trainPanel.detach(); // likewise a training run (it stops after its current step)
     model?.lmm.dispose();
     model = loaded;
     onModelLoaded(loaded);
@@ -124,6 +127,7 @@ function onModelLoaded(m: LoadedModel): void {
   chat.addSystem(`Loaded ${m.location} (${how}). It reads ${describeKinds(inputs.map((i) => i.kind))}${extra}.`);
   document.body.dataset.model = 'ready';
   void panel.refreshCached();
+  void trainPanel.attach(m);
 }
 
 /** Whether `m` is the bundled demo model (loaded from its URL or from the browser cache). */
@@ -153,6 +157,10 @@ function settings(): AnswerSettings {
 
 function send(): Promise<void> {
   if (!model || running) return Promise.resolve();
+  if (trainPanel.busy) {
+    notice('info', 'Training is running on this model: stop it, or wait for it to finish, to chat.', 'send');
+    return Promise.resolve();
+  }
   runningDone = runAnswer(model);
   return runningDone;
 }

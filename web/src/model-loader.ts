@@ -4,6 +4,7 @@
  */
 import { UrlSource, type ModelSource } from '../../src/io/source.js';
 import { loadLMM } from '../../src/lmm/load.js';
+import { hubResolveBase, parseHubId } from '../../src/io/hub-id.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import { CachedSource, cacheAvailable, cacheOnlySource, pickedCacheKey, urlCacheKey, type CacheStats } from './model-cache.js';
 import type { PickedFolderSource } from './file-source.js';
@@ -31,6 +32,8 @@ export interface LoadedModel {
   /** GPU memory the WebGPU engine holds for the LM (null on the tfjs path). */
   gpuBytes: number | null;
   location: string;
+  /** Where its files are read from (again, e.g. for the training panel's download). */
+  source: ModelSource;
   ms: number;
   /** Bytes read, whatever the origin. */
   bytes: number;
@@ -98,7 +101,9 @@ export async function loadModel(
   let inner: ModelSource;
   let key: string;
   if (choice.kind === 'url') {
-    const base = urlCacheKey(choice.url);
+    // `org/name[@rev]` is a Hugging Face id (a relative path to a folder ends in '/' or starts with './').
+    const id = parseHubId(choice.url);
+    const base = urlCacheKey(id ? hubResolveBase(id) : choice.url);
     inner = new UrlSource(
       base,
       progressFetch((url, loaded, total) => report({ file: { name: url.slice(base.length), loaded, total } })),
@@ -125,6 +130,7 @@ export async function loadModel(
     lmm,
     gpuBytes: gpu ? gpu.gpuBytes : null,
     location: inner.location,
+    source: cached ?? inner,
     ms: performance.now() - t0,
     bytes: reading.bytes,
     cache: cached ? { ...cached.stats } : null,

@@ -22,6 +22,7 @@ import { itemLabel } from '../../media/item-bytes.js';
 import { loadAudio } from '../../media/audio-input.js';
 import type { AudioDecoder } from '../../media/audio-decode.js';
 import { loadWhisperFeatures, type WhisperFeatures } from './whisper-features.js';
+import { preparedAs } from '../../media/prepared-item.js';
 
 /** How a clip's encoder states become one vector: the seed's decoder start state, or their mean. */
 export type WhisperPooling = 'decoder' | 'mean';
@@ -109,6 +110,8 @@ export class WhisperAudioModality implements Modality<AudioFeatureBatch> {
     const features = new Float32Array(values.length * size);
     await Promise.all(
       values.map(async (v, i) => {
+        const prepared = preparedAs(v, 'whisper-features', size);
+        if (prepared) return features.set(prepared.data, i * size);
         const label = itemLabel(this.dataKey, i, ctx);
         const samples = await loadAudio(v, label, ctx, { samplingRate, decode: this.options.decode });
         features.set(await this.features.extract(samples), i * size);

@@ -4,21 +4,16 @@
  * file is enough.
  *
  * The encoder location comes from `ctx.options.encoder` (a folder inside the checkpoint, another folder, or a
- * URL). Unlike the seed (`openai/whisper-small` by default) there is no default: nothing is downloaded from a hub.
+ * URL, or a Hugging Face id); the default is the seed's `openai/whisper-small`.
  */
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 import { choiceOption, intOption, optionalString, type Options } from '../option-readers.js';
 import { WhisperAudioModality } from './audio-whisper.js';
+import { encoderOption } from '../encoder-location.js';
 
 function whisperFrom(o: Options, ctx: BuildContext): Promise<WhisperAudioModality> {
   const b = 'audio_whisper';
-  const encoder = o.encoder;
-  if (typeof encoder !== 'string' || encoder === '') {
-    throw new Error(
-      `${b}: needs option "encoder" — the folder or URL of a Whisper checkpoint (config.json, model.safetensors, ` +
-        'preprocessor_config.json), e.g. a local copy of openai/whisper-small as the seed uses',
-    );
-  }
+  const encoder = encoderOption(o, b);
   return WhisperAudioModality.create(
     {
       encoder,

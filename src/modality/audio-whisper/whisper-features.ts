@@ -14,6 +14,8 @@ export interface WhisperFeatures {
   readonly samples: number;
   /** Frames per window (`nb_max_frames`; 3000). */
   readonly frames: number;
+  /** The extractor's settings, defaults filled in (another thread rebuilds the same extractor from them). */
+  readonly config: Record<string, unknown>;
   /** Log-mel features of one clip: `numMelBins × frames` floats, mel-major (`[mels, frames]`). */
   extract(samples: Float32Array): Promise<Float32Array>;
 }
@@ -59,12 +61,15 @@ export async function loadWhisperFeatures(source: ModelSource): Promise<WhisperF
   delete cfg.mel_filters;
   // Imported on first use: transformers.js is large, and a page or process without audio should not load it.
   const { WhisperFeatureExtractor } = await import('@huggingface/transformers');
+  // A copy: the extractor adds its computed filter bank to the object it is given.
+  const settings = { ...cfg };
   const extractor = new WhisperFeatureExtractor(cfg);
   return {
     samplingRate,
     numMelBins,
     samples,
     frames,
+    config: settings,
     async extract(x: Float32Array): Promise<Float32Array> {
       // Cut here rather than let transformers.js do it: same result, without its "longer than 30 s" warning.
       const { input_features } = await extractor(x.length > samples ? x.subarray(0, samples) : x);

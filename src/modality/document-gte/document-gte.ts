@@ -20,6 +20,7 @@ import type { Modality, ModalityConfig, PreprocessContext } from '../modality.js
 import { chunkTokenIds, encoderMaxLength, specialFrame, type SpecialFrame } from './document-chunks.js';
 import { documentText } from '../../media/document-text.js';
 import { itemLabel } from '../../media/item-bytes.js';
+import { maxOf } from '../../util/arrays.js';
 
 /** How a document longer than the encoder's context is handled (see the file comment). */
 export type LongDocumentMode = 'mean' | 'truncate';
@@ -116,7 +117,7 @@ export class DocumentGTEModality implements Modality<DocumentRow> {
     const pooled: Tensor[] = [];
     for (let s = 0; s < row.chunks.length; s += batch) {
       const part = row.chunks.slice(s, s + batch);
-      const width = Math.max(...part.map((c) => c.length));
+      const width = maxOf(part.map((c) => c.length));
       const ids = part.map((c) => [...c, ...new Array<number>(width - c.length).fill(this.options.encoder.config.padTokenId)]);
       const mask = part.map((c) => c.map(() => 1).concat(new Array<number>(width - c.length).fill(0)));
       const hidden = this.options.encoder.forward(ids, mask);

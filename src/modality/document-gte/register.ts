@@ -5,27 +5,22 @@
  * - `document_gte_x16`: the same with 32 tokens (the seed's `num_tokens_output=32`, despite the name).
  *
  * Options (builder options or the config.json entry): `encoder` — a folder or URL with a GTE/BERT checkpoint
- * (`config.json`, weights, `tokenizer.json`), e.g. a local copy of `thenlper/gte-large`; relative paths are looked
- * up in the checkpoint first (see `openEncoderSource`). Also `numTokens`, `projectorLayers`, `maxLength`,
+ * (`config.json`, weights, `tokenizer.json`) or a Hugging Face id, default the seed's `thenlper/gte-large`; relative
+ * paths are looked up in the checkpoint first (see `openEncoderSource`). Also `numTokens`, `projectorLayers`, `maxLength`,
  * `longDocuments` ('mean' | 'truncate'), `batchSize`, `name`, `token`, `dataKey`.
  */
 import { BertEncoder } from '../../encoders/bert.js';
 import { loadTokenizer } from '../../io/tokenizer.js';
 import { DocumentGTEModality, type LongDocumentMode } from './document-gte.js';
 import { openEncoderSource } from '../encoder-location.js';
-import { choiceOption, intOption, optionalString, stringOption, type Options } from '../option-readers.js';
+import { choiceOption, intOption, optionalString, type Options } from '../option-readers.js';
+import { encoderOption } from '../encoder-location.js';
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 
 /** Builds a `DocumentGTEModality` from options, loading the encoder and its tokenizer. */
 export async function documentGteFrom(o: Options, ctx: BuildContext, defaultTokens = 4): Promise<DocumentGTEModality> {
   const owner = `modality ${JSON.stringify(o.name ?? 'document_gte')}`;
-  if (o.encoder === undefined) {
-    throw new Error(
-      `${owner}: option "encoder" is required: a folder or URL holding a GTE/BERT checkpoint ` +
-        `(config.json, model.safetensors, tokenizer.json), e.g. a local copy of thenlper/gte-large`,
-    );
-  }
-  const where = stringOption(o, 'encoder', owner);
+  const where = encoderOption(o, 'document_gte');
   const source = await openEncoderSource(where, ctx, 'config.json');
   const [encoder, tokenizer] = await Promise.all([BertEncoder.load(source), loadTokenizer(source)]);
   const maxLength = o.maxLength === undefined ? undefined : intOption(o, 'maxLength', owner);

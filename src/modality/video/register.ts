@@ -3,12 +3,16 @@
  * and the kind that rebuilds it from a checkpoint's config.json. Importing this file is enough.
  *
  * The encoder location comes from `ctx.options.encoder` (a CLIP vision checkpoint: a folder inside the
- * checkpoint, another folder, or a URL). Unlike the seed there is no default model id: nothing is downloaded.
+ * checkpoint, another folder, a URL or a Hugging Face id; default openai/clip-vit-large-patch14-336).
+ * It also registers the seed's `video_xclip` (X-CLIP video embedding → 10 tokens; default encoder
+ * microsoft/xclip-base-patch32): options `encoder`, `numTokens`, `projectorLayers`, `batchSize`, `name`, `token`, `dataKey`.
  */
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 import { intOption, optionalString, type Options } from '../option-readers.js';
 import { CLIP_DEFAULTS as DEFAULTS, clipEncoderOption } from '../vision-clip/clip-options.js';
 import { VideoClipModality } from './video-clip.js';
+import { XClipVideoModality } from './video-xclip.js';
+import { encoderOption } from '../encoder-location.js';
 
 function videoFrom(o: Options, ctx: BuildContext): Promise<VideoClipModality> {
   const b = 'video_clip';
@@ -31,3 +35,22 @@ function videoFrom(o: Options, ctx: BuildContext): Promise<VideoClipModality> {
 // the checkpoint through ctx.source).
 registerModalityKind('video_clip', (config, ctx) => videoFrom(config, ctx));
 registerModalityBuilder('video_clip', async (ctx) => [await videoFrom(ctx.options ?? {}, ctx)]);
+
+function xclipFrom(o: Options, ctx: BuildContext): Promise<XClipVideoModality> {
+  const b = 'video_xclip';
+  return XClipVideoModality.create(
+    {
+      encoder: encoderOption(o, b),
+      numTokens: intOption(o, 'numTokens', b, 10),
+      projectorLayers: intOption(o, 'projectorLayers', b, 2),
+      batchSize: intOption(o, 'batchSize', b, 2),
+      name: optionalString(o, 'name', b),
+      token: optionalString(o, 'token', b),
+      dataKey: optionalString(o, 'dataKey', b),
+    },
+    ctx,
+  );
+}
+
+registerModalityKind('video_xclip', (config, ctx) => xclipFrom(config, ctx));
+registerModalityBuilder('video_xclip', async (ctx) => [await xclipFrom(ctx.options ?? {}, ctx)]);

@@ -10,6 +10,7 @@ import { openEncoderSource } from '../encoder-location.js';
 import { encodeInChunks, preprocessImages, type PixelBatch } from '../vision-clip/vision-clip.js';
 import { decodeVideoFrames, type VideoFrameDecoder } from '../../media/video-frames.js';
 import { sampleEvenly } from '../../media/video-sampling.js';
+import { preparedAs } from '../../media/prepared-item.js';
 
 /** Options of the `video_clip` modality (what config.json stores, plus an optional decoder). */
 export interface VideoClipOptions {
@@ -88,6 +89,9 @@ export class VideoClipModality implements Modality<VideoBatch> {
   async preprocess(values: unknown[], ctx: ImageLoadContext = {}): Promise<VideoBatch> {
     const perVideo = await Promise.all(
       values.map(async (v, i) => {
+        const [height, width] = this.processor.outputSize;
+        const prepared = preparedAs(v, 'clip-video', 3 * height * width);
+        if (prepared) return { count: prepared.count, height, width, pixels: prepared.data };
         const where = `${this.dataKey}[${i}]`;
         const frames = await this.frames(v, ctx, where);
         // Frame errors read "videos[1][3]: could not decode image …".

@@ -142,6 +142,8 @@ export function expandToSquare(img: RawImage, background: number[], make: (d: Ui
 export class ClipImagePreprocessor {
   private constructor(
     readonly config: ClipPreprocessorConfig,
+    /** `preprocessor_config.json` as given (another thread rebuilds the same processor from it). */
+    readonly json: Record<string, unknown>,
     private readonly processor: CLIPImageProcessor,
     private readonly make: (d: Uint8ClampedArray, w: number, h: number) => RawImage,
   ) {}
@@ -162,7 +164,7 @@ export class ClipImagePreprocessor {
     }
     // The typings list only some fields; the class reads the rest (`crop_size`, `do_center_crop`) from the same object.
     const processor = new PillowCLIPImageProcessor({ ...json, ...config } as ConstructorParameters<typeof T.CLIPImageProcessor>[0]);
-    return new ClipImagePreprocessor(config, processor, make);
+    return new ClipImagePreprocessor(config, json, processor, make);
   }
 
   /** Reads `preprocessor_config.json` from a checkpoint; a missing file is an error naming where it was looked for. */

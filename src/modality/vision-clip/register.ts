@@ -4,7 +4,7 @@
  * config.json. Importing this file is enough (`video/register.ts` does the same for `video_clip`).
  *
  * Builders read the encoder location from `ctx.options.encoder` (a folder inside the checkpoint, another
- * folder, or a URL). Unlike the seed there is no default model id: nothing is downloaded from a hub.
+ * folder, a URL or a Hugging Face id); without it they use the seed's default id (`DEFAULT_ENCODERS`).
  */
 import { registerModalityBuilder, registerModalityKind, type BuildContext } from '../registry.js';
 import { VisionClipModality, type ClipFeatureLayer } from './vision-clip.js';

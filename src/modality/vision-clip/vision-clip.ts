@@ -9,6 +9,7 @@ import type { BuildContext } from '../registry.js';
 import { ClipImagePreprocessor } from './clip-preprocess.js';
 import { itemError, loadImage, type ImageLoadContext } from '../../media/image-input.js';
 import { openEncoderSource } from '../encoder-location.js';
+import { preparedAs } from '../../media/prepared-item.js';
 
 /** Which CLIP output feeds the projector: a hidden state (HF index, LLaVA uses −2) or the pooled embedding. */
 export type ClipFeatureLayer = number | 'pooled';
@@ -53,6 +54,8 @@ export async function preprocessImages(
   const pixels = new Float32Array(values.length * size);
   await Promise.all(
     values.map(async (v, i) => {
+      const prepared = preparedAs(v, 'clip-pixels', size);
+      if (prepared) return pixels.set(prepared.data, i * size);
       const where = `${dataKey}[${i}]`;
       const image = await loadImage(v, ctx, where);
       let px: Float32Array;
