@@ -12,7 +12,8 @@
  * Options: --model DIR, --steps N (default 32), --prompt N (prompt tokens, default 16), --max_seq N (KV cache,
  * default 512), --temperature T, --top_p P (sampling on the device; default greedy), --hidden/--layers/--vocab
  * for the generated model, --reference node-int4: also decode greedily with the Node engine (onnxruntime
- * MatMulNBits on the same folder, issue #14) and say whether each runtime produced the same tokens; --compare tfjs:
+ * MatMulNBits on the same folder, issue #14) and say whether each runtime produced the same tokens (in Node, also how
+ * close the engine's last-step logits are to the reference's); --compare tfjs:
  * in Node, also decode with the library's tfjs path on tfjs-webgpu (packed frozen weights), interleaved with the
  * engine token by token, and print the ratio.
  */
@@ -78,18 +79,48 @@ async function modelDir(tmp: string): Promise<string> {
   return dir;
 }
 
-/** Greedy tokens of the Node engine (onnxruntime; int4 weights through MatMulNBits) for the same prompt. */
-async function nodeReference(dir: string, ids: Int32Array): Promise<{ tokens: number[]; backend: string; ms: number }> {
+interface Reference {
+  tokens: number[];
+  backend: string;
+  ms: number;
+  /** Logits that chose the last token (a forward over the prompt and every generated token but the last). */
+  lastLogits: Float32Array;
+}
+
+/**
+ * Greedy tokens of the Node engine (onnxruntime; int4 weights through MatMulNBits) for the same prompt, and the
+ * logits of its last step: a random model often repeats one token, so equal tokens alone say little.
+ */
+async function nodeReference(dir: string, ids: Int32Array): Promise<Reference> {
   const sel = await selectNodeBackend({ force: 'onnxruntime' });
   const lmm = await loadLMM(new FolderSource(dir));
   const t0 = performance.now();
   const [tokens] = await generate(lmm.lm, { inputIds: [Array.from(ids)] }, { maxNewTokens: steps, stopTokenIds: [] });
   const ms = performance.now() - t0;
+  const input = tf.tensor2d([[...ids, ...tokens.slice(0, -1)]], undefined, 'int32');
+  const { logits, hidden } = lmm.lm.forward({ inputIds: input, logits: 'last' });
+  const lastLogits = (await logits!.data()) as Float32Array;
+  tf.dispose([input, logits!, hidden]);
   lmm.dispose();
-  return { tokens, backend: `${sel.name}${sel.engine ? ` + ${sel.engine}` : ''}`, ms };
+  return { tokens, backend: `${sel.name}${sel.engine ? ` + ${sel.engine}` : ''}`, ms, lastLogits };
 }
 
-let reference: { tokens: number[]; backend: string; ms: number } | null = null;
+/** How far the engine's last logits are from the reference's: max |diff| against the largest |logit|, and the top 10. */
+function logitsAgreement(got: Float32Array, want: Float32Array) {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i] - want[i]));
+    scale = Math.max(scale, Math.abs(want[i]));
+  }
+  const top = (x: Float32Array) => Array.from(x.keys()).sort((a, b) => x[b] - x[a] || a - b).slice(0, 10);
+  const [tg, tw] = [top(got), top(want)];
+  return { max_abs_diff: +diff.toPrecision(3), max_abs_logit: +scale.toPrecision(4), relative: +(diff / scale).toPrecision(3), top10_same: tg.join() === tw.join(), top10: tw, top10_gap: +(want[tw[0]] - want[tw[1]]).toPrecision(3) };
+}
+
+let reference: Reference | null = null;
+/** The engine's logits agreement with the reference (Node runtime only: the page does not read logits). */
+let logitsCheck: ReturnType<typeof logitsAgreement> | null = null;
 /** Bytes of every tensor in the checkpoint's safetensors (what "packed weight bytes" means in the goal). */
 let fileWeightBytes = 0;
 
@@ -104,7 +135,7 @@ function print(runtime: string, device: string, r: DecodeBenchResult, model: Rec
     gpu_memory: r.memory,
     weights_in_files: fileWeightBytes,
     gpu_memory_over_file_weights_plus_kv: +(r.memory.total / (fileWeightBytes + r.memory.kv)).toFixed(3),
-    ...(reference ? { reference: { runtime: `node ${reference.backend}`, tokens: reference.tokens, same_tokens: r.steps.map((s) => s.token).join() === reference.tokens.join() } } : {}),
+    ...(reference ? { reference: { runtime: `node ${reference.backend}`, tokens: reference.tokens, same_tokens: r.steps.map((s) => s.token).join() === reference.tokens.join(), ...(logitsCheck ? { last_step_logits: logitsCheck } : {}) } } : {}),
     machine: { cpus: cpus().length, cpu: cpus()[0]?.model, load: loadavg().map((x) => +x.toFixed(2)) },
     date: new Date().toISOString(),
   }));
@@ -118,6 +149,7 @@ async function runNode(dir: string, model: Record<string, unknown>): Promise<voi
   const lm = await loadWebGPULM(new FolderSource(dir), { device: dev, maxSeq, bytes: new FileWeightBytes(dir) });
   const loadMs = performance.now() - t0;
   const r = await benchDecode(lm, promptIds(lm.plan.config.vocabSize), steps, sampling);
+  logitsCheck = reference && !(sampling.temperature > 0) ? logitsAgreement(await lm.debugLogits(), reference.lastLogits) : null;
   print('node-dawn', dev.adapterInfo, r, { ...model, load_ms: Math.round(loadMs) });
   if (a.compare === 'tfjs') {
     const c = await compareWithTfjs(lm, new FolderSource(dir), promptIds(lm.plan.config.vocabSize), steps);
