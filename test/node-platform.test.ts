@@ -1,7 +1,8 @@
 /**
  * Node's platform (node/platform.ts), installed by the entry point every CLI command and the server import:
- * local folders and files, onnxruntime-node, and the ffmpeg video decoder (which the CLI once lacked: a
- * `video_clip` model given a video file said "install ffmpeg" with ffmpeg installed).
+ * local folders and files, onnxruntime-node, the memory budget (RAM, for the fit check before loading), and the
+ * ffmpeg video decoder (which the CLI once lacked: a `video_clip` model given a video file said "install ffmpeg"
+ * with ffmpeg installed).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ import { makeTinyClipVision } from '../src/tiny/tiny-clip.js';
 import { skipMissingTool } from './helpers/missing-tool.js';
 
 test('the Node entry installs every host hook: folders, local item bytes, onnxruntime-node, ffmpeg', async () => {
-  assert.deepEqual(Object.keys(NODE_PLATFORM).sort(), ['loadBytes', 'localSource', 'onnxSessionFactory', 'videoFrameDecoder']);
+  assert.deepEqual(Object.keys(NODE_PLATFORM).sort(), ['loadBytes', 'localSource', 'memoryBudget', 'onnxSessionFactory', 'videoFrameDecoder']);
   for (const [k, v] of Object.entries(NODE_PLATFORM)) assert.equal(typeof v, 'function', `NODE_PLATFORM.${k}`);
   const dir = await mkdtemp(join(tmpdir(), 'platform-test-'));
   try {
