@@ -6,8 +6,8 @@
  * are served from 127.0.0.1 (about:blank has no `navigator.gpu`).
  */
 import { createServer } from 'node:http';
-import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { createReadStream, existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
@@ -101,6 +101,7 @@ export interface StaticServer {
 /**
  * Serves `dir` on 127.0.0.1 at a free port. Sends COOP/COEP headers so pages are cross-origin isolated
  * (SharedArrayBuffer, threaded wasm). `/` and folders serve their `index.html`; paths escaping `dir` get 404.
+ * Files are streamed, and byte ranges honoured.
  */
 export async function serveStatic(dir: string): Promise<StaticServer> {
   const root = resolve(dir);
@@ -129,14 +130,28 @@ export async function serveStatic(dir: string): Promise<StaticServer> {
         return;
       }
       try {
-        if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
-        const body = await readFile(file);
-        res.writeHead(200, {
+        let info = await stat(file);
+        if (info.isDirectory()) {
+          file = join(file, 'index.html');
+          info = await stat(file);
+        }
+        // Streamed from disk, with byte ranges (`Range: bytes=a-b`): big weight files load by range request.
+        const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+        const start = range ? Number(range[1]) : 0;
+        const end = range && range[2] ? Math.min(Number(range[2]), info.size - 1) : info.size - 1;
+        if (range && start >= info.size) {
+          res.writeHead(416, { ...headers, 'Content-Range': `bytes */${info.size}` }).end();
+          return;
+        }
+        res.writeHead(range ? 206 : 200, {
           ...headers,
           'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
-          'Content-Length': body.length,
+          'Content-Length': end - start + 1,
+          'Accept-Ranges': 'bytes',
+          ...(range ? { 'Content-Range': `bytes ${start}-${end}/${info.size}` } : {}),
         });
-        res.end(req.method === 'HEAD' ? undefined : body);
+        if (req.method === 'HEAD' || info.size === 0) res.end();
+        else createReadStream(file, { start, end }).pipe(res);
       } catch {
         res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end(`not found: ${path}`);
       }

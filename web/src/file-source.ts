@@ -80,10 +80,15 @@ export class PickedFolderSource implements ModelSource {
     return [...this.entries.keys()].sort();
   }
 
-  async readFile(name: string): Promise<Uint8Array> {
+  /** The picked `File` itself (read lazily, in slices: large weight files are streamed, never read whole). */
+  async file(name: string): Promise<File> {
     const entry = this.entries.get(name);
     if (!entry) throw new ModelFileError(`missing file ${joinLocation(this.location, name)}${this.hint(name)}`);
-    const file = entry instanceof Blob ? entry : await entry.getFile();
+    return entry instanceof Blob ? entry : entry.getFile();
+  }
+
+  async readFile(name: string): Promise<Uint8Array> {
+    const file = await this.file(name);
     try {
       return new Uint8Array(await file.arrayBuffer());
     } catch (e) {

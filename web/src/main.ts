@@ -20,7 +20,10 @@ import { Composer } from './composer.js';
 import { showExamples } from './examples.js';
 import { ChatView, formatMs, formatStats } from './chat-view.js';
 import { buildRow, explainItemError, type ItemRef, type Turn } from './conversation.js';
-import { answer, type AnswerSettings } from './generation.js';
+import { answer, type AnswerSettings, type AnswerStats } from './generation.js';
+import { answerGpu } from './gpu-generation.js';
+import { gpuOptionsFrom } from './gpu-loader.js';
+import { GpuLMM } from '../../src/webgpu/gpu-lmm.js';
 import { byId, clearNotice, errorMessage, notice } from './ui.js';
 import { TrainPanel } from './train/panel.js';
 
@@ -87,7 +90,7 @@ async function load(choice: ModelChoice): Promise<void> {
   const where = choice.kind === 'url' ? choice.url : choice.kind === 'folder' ? choice.source.location : choice.location;
   try {
     await backendReady;
-    const loaded = await loadModel(choice, { useCache: panel.useCache, onProgress: (p) => panel.progress(p) });
+    const loaded = await loadModel(choice, { useCache: panel.useCache, onProgress: (p) => panel.progress(p), gpu: gpuOptionsFrom(params) });
     running?.abort();
     await runningDone; // the aborted answer stops at its next token; only then may its model go
     await trainPanel.detach(); // likewise a training run (it stops after its current step)
@@ -113,7 +116,9 @@ function onModelLoaded(m: LoadedModel): void {
   if (c && c.misses === 0 && c.hits > 0) how += ` · from the browser cache (${c.hits} files)`;
   else if (c && c.hits > 0) how += ` · ${c.hits} files from the browser cache, ${c.misses} downloaded`;
   else if (c) how += ' · saved to the browser cache for next time';
+  if (m.gpuBytes !== null) how += ` · ${formatBytes(m.gpuBytes)} of GPU memory (WebGPU engine)`;
   panel.finishProgress(`loaded ${how}`);
+  showGpuMemory(m.gpuBytes);
   byId('cache-state').textContent = c ? (c.misses === 0 && c.hits > 0 ? 'cache: used' : 'cache: stored') : 'cache: off';
   byId('cache-state').dataset.cache = c ? (c.misses === 0 && c.hits > 0 ? 'hit' : 'stored') : 'off';
   if (m.cacheWarning) notice('warn', `The model loaded but is not cached: ${m.cacheWarning}`, 'cache');
@@ -191,13 +196,16 @@ async function runAnswer(m: LoadedModel): Promise<void> {
   try {
     const built = await buildRow(conv);
     refs = built.refs;
-    const stats = await answer(m.lmm, built.row, settings(), (delta, s) => {
+    const onDelta = (delta: string, s: AnswerStats) => {
       text += delta;
       view.append(delta);
-      byId('stats').textContent = formatStats(s);
-    }, ctl.signal);
+      byId('stats').textContent = statsLine(m, s);
+    };
+    const stats = m.lmm instanceof GpuLMM
+      ? await answerGpu(m.lmm, built.row, settings(), onDelta, ctl.signal)
+      : await answer(m.lmm, built.row, settings(), onDelta, ctl.signal);
     view.finish(stats);
-    byId('stats').textContent = formatStats(stats);
+    byId('stats').textContent = statsLine(m, stats);
     conv.push({ role: 'assistant', text, attachments: [] });
   } catch (e) {
     // The turn did not happen: take it back and return the draft, so the user can fix what the error names.
@@ -223,6 +231,19 @@ async function loadDemoIfServed(): Promise<void> {
   const key = urlCacheKey(demoUrl);
   const served = cached.some((c) => c.key === key) || (await fetch(new URL('config.json', key), { method: 'HEAD' }).then((r) => r.ok, () => false));
   if (served && !model && !loading) await load({ kind: 'url', url: demoUrl });
+}
+
+/** The footer's GPU-memory figure (hidden on the tfjs path); `data-bytes` holds the exact count. */
+function showGpuMemory(bytes: number | null): void {
+  const el = byId('gpu-memory');
+  el.hidden = bytes === null;
+  el.textContent = bytes === null ? '' : `GPU memory: ${formatBytes(bytes)}`;
+  el.dataset.bytes = bytes === null ? '' : String(bytes);
+}
+
+/** The footer's speed line, with the GPU memory the model holds beside tokens/s on the WebGPU engine. */
+function statsLine(m: LoadedModel, s: AnswerStats): string {
+  return m.gpuBytes === null ? formatStats(s) : `${formatStats(s)} · GPU memory ${formatBytes(m.gpuBytes)}`;
 }
 
 const autoload = params.get('model');

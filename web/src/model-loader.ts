@@ -8,6 +8,8 @@ import { hubResolveBase, parseHubId } from '../../src/io/hub-id.js';
 import type { LMM } from '../../src/lmm/lmm.js';
 import { CachedSource, cacheAvailable, cacheOnlySource, pickedCacheKey, urlCacheKey, type CacheStats } from './model-cache.js';
 import type { PickedFolderSource } from './file-source.js';
+import type { GpuLMM } from '../../src/webgpu/gpu-lmm.js';
+import { maybeLoadGpuLMM, type GpuLoadOptions } from './gpu-loader.js';
 
 /** Where to load from. */
 export type ModelChoice =
@@ -25,7 +27,10 @@ export interface LoadProgress {
 
 /** A loaded model and how the load went. */
 export interface LoadedModel {
-  lmm: LMM;
+  /** The tfjs model, or one whose LM runs on the WebGPU engine (quantized checkpoints; gpu-loader.ts). */
+  lmm: LMM | GpuLMM;
+  /** GPU memory the WebGPU engine holds for the LM (null on the tfjs path). */
+  gpuBytes: number | null;
   location: string;
   /** Where its files are read from (again, e.g. for the training panel's download). */
   source: ModelSource;
@@ -89,7 +94,7 @@ class ReportingSource implements ModelSource {
  */
 export async function loadModel(
   choice: ModelChoice,
-  opts: { useCache: boolean; onProgress: (p: LoadProgress) => void },
+  opts: { useCache: boolean; onProgress: (p: LoadProgress) => void; gpu?: GpuLoadOptions },
 ): Promise<LoadedModel> {
   const t0 = performance.now();
   const report = opts.onProgress;
@@ -115,10 +120,15 @@ export async function loadModel(
   const cached = caching ? await CachedSource.open(inner, key) : null;
   if (cached?.stats.complete) report({ message: 'found a complete copy in the browser cache' });
   const reading = new ReportingSource(cached ?? inner, report);
-  const lmm = await loadLMM(reading, { onProgress: (message) => report({ message }) });
+  const gpu = await maybeLoadGpuLMM(
+    { choice, reading, baseUrl: choice.kind === 'url' ? key : null, cacheKey: key, caching, report },
+    opts.gpu ?? { engine: 'auto', dtype: 'auto' },
+  );
+  const lmm = gpu ?? (await loadLMM(reading, { onProgress: (message) => report({ message }) }));
   await cached?.commit();
   return {
     lmm,
+    gpuBytes: gpu ? gpu.gpuBytes : null,
     location: inner.location,
     source: cached ?? inner,
     ms: performance.now() - t0,

@@ -5,6 +5,7 @@
  * weights as they train. Nothing it is given leaves the page.
  */
 import type { LoadedModel } from '../model-loader.js';
+import { GpuLMM } from '../../../src/webgpu/gpu-lmm.js';
 import { modalityInputs } from '../modality-inputs.js';
 import { byId, errorMessage, notice, clearNotice } from '../ui.js';
 import { lossCurveSVG, type Point } from '../../../src/train/loss-plot.js';
@@ -54,17 +55,20 @@ export class TrainPanel {
   /** A model was loaded: offer training if it reads pictures, and find a run stored for it. */
   async attach(m: LoadedModel): Promise<void> {
     await this.detach();
-    const image = modalityInputs(m.lmm.modalities).inputs.find((i) => i.kind === 'image') ?? null;
+    // A model on the WebGPU engine (quantized, gpu-loader.ts) holds its LM packed and frozen outside tfjs: the
+    // trainer has nothing it could update there, so the panel offers training for tfjs models only.
+    const lmm = m.lmm instanceof GpuLMM ? null : m.lmm;
+    const image = lmm ? (modalityInputs(lmm.modalities).inputs.find((i) => i.kind === 'image') ?? null) : null;
     this.root.hidden = !image;
     this.view.configure(image);
-    if (!image) return;
+    if (!image || !lmm) return;
     let store: RunStore | null = null;
     try {
       store = await RunStore.open(m.location);
     } catch (e) {
       notice('warn', `Training works, but checkpoints cannot be kept in this browser: ${errorMessage(e)}`, 'train-store');
     }
-    this.session = new TrainSession(m.lmm, m.source, m.location, image, store);
+    this.session = new TrainSession(lmm, m.source, m.location, image, store);
     this.points = [];
     this.setState('idle', 'not trained yet');
     try {

@@ -1,0 +1,6 @@
+// Generated from kernels/dequantize.wgsl (the source of truth): do not edit. Regenerate with
+// UPDATE_WGSL=1 node --import tsx --test test/kernels-dequant.test.ts (the test fails while they differ).
+// A string module, not a `?raw` import, so the same import works under tsx, tsc's dist build, and vite.
+
+/** WGSL user code of the kernel that widens a packed weight to float32 (the backward product of frozen layers). */
+export const DEQUANTIZE_WGSL = "// W as float32 [N, K] from its packed words (kernels/dequant.wgsl, included before this): one invocation per unit\n// of 4 k. Used where a product needs W itself — the backward `dy · W` of a frozen layer that LoRA trains through —\n// and freed right after, so W is never held as float32 for longer than one product.\n//\n// The host declares, besides what dequant.wgsl needs: uniforms units (= N), K; `fn storeOut(i, v)`.\n\nfn main(index : i32) {\n  let K = uniforms.K;\n  let kUnits = (K + 3) / 4;\n  let n = index / kUnits;\n  if (n >= uniforms.units) {\n    return;\n  }\n  let c = index - n * kUnits;\n  let v = weightUnit(n, c);\n  for (var j = 0; j < 4; j++) {\n    if (4 * c + j < K) {\n      storeOut(n * K + 4 * c + j, v[j]);\n    }\n  }\n}\n";
