@@ -1,10 +1,11 @@
 /**
  * The demo page, built with vite and served on 127.0.0.1, in headless Chromium:
  *
- * - with SwiftShader WebGPU: the backend reads `webgpu`, the bundled demo model (a tiny vision LMM written into
- *   the served `models/demo/`, the repository's real one) loads, it answers a question about
- *   `examples/red-circle.png` correctly with text that grows while it streams, the
- *   console stays clean, and a reload loads the model from the browser cache without one request for it;
+ * - with SwiftShader WebGPU: the backend reads `webgpu`, the page loads the bundled demo model (the repository's
+ *   real one, served at `models/demo/`) by itself, it answers a question about `examples/red-circle.png`
+ *   correctly with text that grows while it streams, the example strip's two- and three-shape pictures attach
+ *   with their questions and get an answer, the console stays clean, and a reload loads the model again by
+ *   itself, from the browser cache, without one request for it;
  * - without WebGPU, on a phone-sized screen: the page falls back to wasm and says so, loads a model (vision +
  *   audio + documents) from a picked folder, refuses a file no modality reads, names the bad attachment when
  *   decoding fails, takes a webcam snapshot and a microphone recording (Chromium's fake devices), answers
@@ -27,8 +28,11 @@ import { missingTool } from '../test/helpers/missing-tool.js';
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
 // Skips without Chromium, except under MULTI_TOKEN_REQUIRE_ALL=1 (CI), where the launch then fails.
 const skip = missingTool(existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`);
-/** Few tokens, greedy: enough to see streaming, little SwiftShader time, and the same text every run. */
-const QUERY = '?maxNewTokens=8&temperature=0';
+/**
+ * Few tokens, greedy: enough to see streaming, little SwiftShader time, and the same text every run. This test
+ * picks its own model, so the page must not load the demo model by itself.
+ */
+const QUERY = '?maxNewTokens=8&temperature=0&autoload=0';
 
 let dir = '';
 let server: StaticServer | undefined;
@@ -49,17 +53,17 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-test('WebGPU: the bundled demo model answers about an image, streaming; a reload loads it from the cache', { skip, timeout: 2 * PAGE_TIMEOUT_MS }, async (t) => {
+test('WebGPU: the page loads the demo model by itself, it answers about one and several shapes, streaming; a reload loads it from the cache', { skip, timeout: 2 * PAGE_TIMEOUT_MS }, async (t) => {
   const browser = await launchChromium({ webgpu: true });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     const cons = watchConsole(page);
     // No temperature preset: loading the bundled demo model must switch the page to greedy decoding itself.
-    await page.goto(server!.url + '?maxNewTokens=8');
-    assert.equal(await backendOf(page), 'webgpu', tail(cons));
-
+    // Enough tokens for a two-shape caption.
     let t0 = Date.now();
-    await page.click('#load-demo');
+    await page.goto(server!.url + '?maxNewTokens=14');
+    assert.equal(await backendOf(page), 'webgpu', tail(cons));
+    // Nothing clicked: the page opens ready.
     await waitForModel(page);
     t.diagnostic(`first load: ${Date.now() - t0} ms; ${await page.textContent('#progress-label')}`);
     assert.equal(await page.getAttribute('#cache-state', 'data-cache'), 'stored');
@@ -81,7 +85,7 @@ test('WebGPU: the bundled demo model answers about an image, streaming; a reload
 
     // The examples strip (bundled demo only): one click attaches a drawn picture and fills in its question.
     assert.deepEqual(await page.locator('#examples .example').evaluateAll((bs) => bs.map((b) => (b as HTMLElement).dataset.example)),
-      ['red-circle', 'blue-square', 'green-triangle', 'yellow-star']);
+      ['red-circle', 'blue-square', 'green-triangle', 'two-shapes', 'three-shapes']);
     await page.click('#examples [data-example="blue-square"]');
     assert.equal(await page.inputValue('#prompt'), 'What colour is this shape?');
     assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['blue-square.png']);
@@ -89,6 +93,22 @@ test('WebGPU: the bundled demo model answers about an image, streaming; a reload
     const b = await ask(page, 'What colour is this shape?');
     t.diagnostic(`example answer: ${JSON.stringify(b.text)} · ${b.meta}`);
     assert.equal(b.text.trim(), 'Blue.');
+    // Several shapes in one picture: one click attaches the picture and fills in its question, and the model
+    // answers in the page. The bundled model is still wrong about these pictures (issue #17: "A purple circle and
+    // an orange square." and "Three." are the right answers; bench/RESULTS.md has its accuracy), so what is
+    // checked here is that a whole answer of the kind asked for comes back.
+    await page.click('#examples [data-example="two-shapes"]');
+    assert.equal(await page.inputValue('#prompt'), 'Describe the picture.');
+    assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['two-shapes.png']);
+    const c = await ask(page, await page.inputValue('#prompt'));
+    t.diagnostic(`two shapes: ${JSON.stringify(c.text)} · ${c.meta}`);
+    assert.match(c.text.trim(), /^An? [a-z]+ (circle|square|triangle|star|diamond)\b/);
+    await page.click('#examples [data-example="three-shapes"]');
+    assert.equal(await page.inputValue('#prompt'), 'How many shapes do you see?');
+    assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['three-shapes.png']);
+    const d = await ask(page, await page.inputValue('#prompt'));
+    t.diagnostic(`three shapes: ${JSON.stringify(d.text)} · ${d.meta}`);
+    assert.match(d.text.trim(), /^(One|Two|Three|Four)\.$/);
     await page.screenshot({ path: join(artifacts, 'demo-webgpu-example.png') });
 
     // A reload must not fetch the model again: every file comes from Cache Storage.
@@ -96,10 +116,9 @@ test('WebGPU: the bundled demo model answers about an image, streaming; a reload
     page.on('request', (r) => {
       if (r.url().includes('/models/demo/')) modelRequests.push(r.url());
     });
+    t0 = Date.now();
     await page.reload();
     assert.equal(await backendOf(page), 'webgpu');
-    t0 = Date.now();
-    await page.click('#load-demo');
     await waitForModel(page);
     t.diagnostic(`cached load: ${Date.now() - t0} ms; ${await page.textContent('#progress-label')}`);
     assert.equal(await page.getAttribute('#cache-state', 'data-cache'), 'hit');

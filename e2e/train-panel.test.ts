@@ -104,7 +104,7 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
 
     await page.goto(server!.url + '?maxNewTokens=8');
     assert.equal(await backendOf(page), 'webgpu', tail(cons));
-    await page.click('#load-demo');
+    // The page loads the bundled demo model by itself.
     await waitForModel(page);
     await page.waitForSelector('#train[data-ready]', { timeout: PAGE_TIMEOUT_MS });
     assert.match((await page.textContent('#train-private')) ?? '', /never leave the page: nothing is uploaded/);
@@ -148,7 +148,6 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
 
     // A reload: the run (pictures, answers, checkpoint) is still in the browser; resume it to step 3.
     await page.reload();
-    await page.click('#load-demo');
     await waitForModel(page);
     await page.waitForSelector('#train[data-ready]', { timeout: PAGE_TIMEOUT_MS });
     await page.click('#train-summary');

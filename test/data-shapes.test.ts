@@ -7,7 +7,8 @@ import { PNG } from 'pngjs';
 import { synthShapes } from '../node/dataset/synth-shapes.js';
 import { readDataset } from '../node/dataset/read-dataset.js';
 import { validateRows, modalityKeysForBuilder } from '../src/data/validate.js';
-import { describeScene, renderScene, sceneKey, SHAPE_COLOURS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
+import { describeScene, renderScene, sceneKey, shapeAt, COLOUR_NAMES, SHAPE_COLOURS, SHAPE_KINDS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
+import { patchTargets } from '../src/data/shapes-targets.js';
 import { COLOUR_TONES_HZ, synthBeeps, AUDIO_SAMPLE_RATE } from '../src/data/shapes-audio.js';
 
 interface Meta {
@@ -152,4 +153,76 @@ test('renderScene anti-aliases edges and leaves the background white', () => {
   assert.deepEqual(at(0, 0), [255, 255, 255, 255]);
   const edge = at(23, 16); // the circle's edge (x = 23.5) halves this pixel
   assert.ok(edge[0] > SHAPE_COLOURS.blue[0] && edge[0] < 255, `${edge}`);
+});
+
+test('shapeAt names the topmost shape under a point, and agrees with the rendered colours', () => {
+  const scene: Scene = {
+    size: 64,
+    shapes: [
+      { kind: 'square', colour: 'red', cx: 20, cy: 20, r: 10 },
+      { kind: 'star', colour: 'green', cx: 44, cy: 44, r: 12 },
+      { kind: 'circle', colour: 'blue', cx: 26, cy: 26, r: 5 }, // drawn over the square's corner
+    ],
+  };
+  assert.equal(shapeAt(scene, 20, 20), 0);
+  assert.equal(shapeAt(scene, 44, 44), 1);
+  assert.equal(shapeAt(scene, 26, 26), 2, 'the later shape is on top');
+  assert.equal(shapeAt(scene, 2, 60), -1);
+  // Property: wherever a pixel is wholly one shape's colour, shapeAt at its centre names that shape.
+  const img = renderScene(scene);
+  let checked = 0;
+  for (let y = 0; y < 64; y++) {
+    for (let x = 0; x < 64; x++) {
+      const px = [...img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3)];
+      const i = scene.shapes.findIndex((s) => px.every((v, k) => v === SHAPE_COLOURS[s.colour][k]));
+      if (i >= 0) {
+        assert.equal(shapeAt(scene, x + 0.5, y + 0.5), i, `pixel ${x},${y}`);
+        checked++;
+      } else if (px.every((v) => v === 255)) {
+        assert.equal(shapeAt(scene, x + 0.5, y + 0.5), -1, `pixel ${x},${y}`);
+      }
+    }
+  }
+  assert.ok(checked > 300, `${checked} shape pixels checked`);
+});
+
+test('patchTargets: each shape is anchored in the cell holding its centre, ranked from the left; owners agree with the pixels', () => {
+  const scene: Scene = {
+    size: 64,
+    shapes: [
+      { kind: 'star', colour: 'green', cx: 50, cy: 12, r: 7 },
+      { kind: 'square', colour: 'red', cx: 14, cy: 44, r: 12 },
+      { kind: 'diamond', colour: 'blue', cx: 36.5, cy: 50.9, r: 6 },
+    ],
+  };
+  const t = patchTargets(scene, 8);
+  assert.equal(t.count, 3);
+  const cell = (x: number, y: number) => Math.floor(y / 8) * 8 + Math.floor(x / 8);
+  assert.deepEqual([...t.anchor].map((a, c) => [a, c]).filter(([a]) => a >= 0), [[0, cell(50, 12)], [1, cell(14, 44)], [2, cell(36.5, 50.9)]]);
+  assert.deepEqual([t.anchorRank[cell(14, 44)], t.anchorRank[cell(36.5, 50.9)], t.anchorRank[cell(50, 12)]], [0, 1, 2]);
+  assert.equal(SHAPE_KINDS[t.anchorKind[cell(50, 12)]], 'star');
+  assert.equal(COLOUR_NAMES[t.anchorColour[cell(36.5, 50.9)]], 'blue');
+  assert.equal([...t.anchorKind].filter((k) => k >= 0).length, 3);
+  // Property: a cell drawn all in one shape's colour is owned by that shape; an all-white cell by nobody; and
+  // every shape owns at least one cell.
+  const img = renderScene(scene);
+  let shapeCells = 0;
+  for (let c = 0; c < 64; c++) {
+    const colours = new Set<string>();
+    for (let y = Math.floor(c / 8) * 8; y < Math.floor(c / 8) * 8 + 8; y++) {
+      for (let x = (c % 8) * 8; x < (c % 8) * 8 + 8; x++) colours.add(img.data.subarray((y * 64 + x) * 4, (y * 64 + x) * 4 + 3).join(','));
+    }
+    const only = colours.size === 1 ? [...colours][0] : null;
+    const named = COLOUR_NAMES.find((n) => only === SHAPE_COLOURS[n].join(','));
+    if (named) {
+      assert.equal(COLOUR_NAMES[t.ownerColour[c]], named, `cell ${c}`);
+      assert.equal(scene.shapes[t.owner[c]].colour, named, `cell ${c}`);
+      shapeCells++;
+    } else if (only === '255,255,255') {
+      assert.deepEqual([t.owner[c], t.ownerKind[c], t.ownerColour[c], t.ownerRank[c]], [-1, -1, -1, -1], `cell ${c}`);
+    }
+  }
+  for (let i = 0; i < 3; i++) assert.ok(t.owner.includes(i), `shape ${i} owns a cell`);
+  assert.deepEqual([...new Set([...t.ownerRank].filter((r) => r >= 0))].sort(), [0, 1, 2]);
+  assert.ok(shapeCells >= 1, `${shapeCells} one-colour cells checked`);
 });

@@ -1,8 +1,9 @@
 /**
  * The embedded default model (`models/demo`, made by `scripts/make-demo-model.sh`): the README's promises about
  * it hold. Its Node snippet prints the answer its comment shows, the CLI answers about an example image, it
- * stays under the size the repo can ship, and on freshly generated images (a seed the recipe never used) it
- * answers colour and shape questions at ≥ 90%.
+ * stays under the size the repo can ship, and on freshly generated pictures from the held-out regions of scene
+ * space (positions and sizes the new recipe never trains on; a seed no recipe used) it answers every question type
+ * at least as well as measured (FLOORS below; colour and shape ≥ 90%).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,6 +16,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { installKernelFallbacks } from '../src/backend-fallbacks.js';
 import { runEval } from '../node/commands/eval.js';
 import { synthShapes } from '../node/dataset/synth-shapes.js';
+import { DEFAULT_HOLDOUT, QUESTION_TYPES } from '../src/data/shapes.js';
 import { tmpDir } from './helpers/tiny-vector.js';
 
 const run = promisify(execFile);
@@ -91,14 +93,24 @@ test('multi-token generate answers about an example image', { timeout: 180_000 }
   assert.match(stdout, /\bblue\b/i);
 });
 
-test('colour and shape questions on freshly generated images: ≥ 90% each', { timeout: 600_000 }, async (t) => {
+/**
+ * Lowest accuracy per question type this test accepts from the bundled model on held-out-region pictures: its
+ * measured accuracy (bench/RESULTS.md, "Demo model accuracy") less a margin for a 40-question sample. Issue #17's
+ * goal is 0.85 on every type; the bundled model reaches it for colour and shape only, so the other floors guard
+ * against regressions, not for the goal. Raise them with the model.
+ */
+const FLOORS: Record<string, number> = { colour: 0.9, shape: 0.9, caption: 0.1, count: 0.25, exists: 0.3, compare: 0.2 };
+
+test('all six question types on fresh pictures from the held-out regions: at least the measured floors', { timeout: 900_000 }, async (t) => {
   const out = path.join(scratch, 'fresh-shapes');
-  await synthShapes({ out, n: 1, nTest: 200, seed: 2027, imageSize: 64, mix: { colour: 1, shape: 1 } });
-  const r = await runEval({ model: demo, dataset: out, batch_size: 16, max_new_tokens: 16 });
+  const mix = Object.fromEntries(QUESTION_TYPES.map((q) => [q, 1]));
+  await synthShapes({ out, n: 1, nTest: 40 * QUESTION_TYPES.length, seed: 2027, imageSize: 64, mix, holdout: DEFAULT_HOLDOUT });
+  const r = await runEval({ model: demo, dataset: out, split: 'test_regions', batch_size: 20, max_new_tokens: 16 });
   t.diagnostic(JSON.stringify(r.rows));
-  for (const type of ['colour', 'shape']) {
+  assert.deepEqual(Object.keys(FLOORS).sort(), [...QUESTION_TYPES].sort(), 'a floor for every question type');
+  for (const type of QUESTION_TYPES) {
     const row = r.rows.find((x) => x.type === type);
     assert.ok(row && row.n >= 30, `enough ${type} questions (${row?.n})`);
-    assert.ok(row.accuracy >= 0.9, `${type}: ${(row.accuracy * 100).toFixed(1)}% of ${row.n}`);
+    assert.ok(row.accuracy >= FLOORS[type], `${type}: ${(row.accuracy * 100).toFixed(1)}% of ${row.n}, floor ${FLOORS[type] * 100}%`);
   }
 });

@@ -8,7 +8,7 @@ import { QUESTION_TYPES, type QuestionType } from '../../src/data/shapes.js';
 import { checkDatasetSplits, formatSplitsReport } from '../dataset/check-splits.js';
 import { convertLlava } from '../dataset/llava.js';
 import { mergeDatasets } from '../dataset/merge.js';
-import { synthShapes } from '../dataset/synth-shapes.js';
+import { holdoutFromSpec, synthShapes } from '../dataset/synth-shapes.js';
 import type { OutputFormat } from '../dataset/write-dataset.js';
 
 export { checkDataset, formatCheckReport, type CheckReport } from '../dataset/check.js';
@@ -104,9 +104,9 @@ export function runDatasetCheck(
   });
 }
 
-/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--audio] [--absolute_paths]` */
+/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--holdout default|FILE|JSON] [--audio] [--absolute_paths]` */
 export function runDatasetSynthShapes(
-  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; audio?: boolean; absolutePaths?: boolean },
+  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; holdout?: string; audio?: boolean; absolutePaths?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
@@ -117,11 +117,13 @@ export function runDatasetSynthShapes(
       nTest: opts.nTest === undefined ? undefined : intOf('n_test', opts.nTest, 1),
       imageSize: opts.imageSize === undefined ? undefined : intOf('image_size', opts.imageSize, 32),
       mix: opts.mix ? parseMix(opts.mix) : undefined,
+      holdout: opts.holdout === undefined ? undefined : await holdoutFromSpec(opts.holdout),
       audio: opts.audio,
       absolutePaths: opts.absolutePaths,
       log: io.log,
     });
-    io.log(`wrote ${r.rows.train} train + ${r.rows.test} test rows, ${r.images} images${r.audioFiles ? `, ${r.audioFiles} audio clips` : ''} → ${r.out}`);
+    const heldOut = r.rows.testRegions === undefined ? '' : ` + ${r.rows.testRegions} held-out-region + ${r.rows.testPairs} held-out-pair`;
+    io.log(`wrote ${r.rows.train} train + ${r.rows.test} test${heldOut} rows, ${r.images} images${r.audioFiles ? `, ${r.audioFiles} audio clips` : ''} → ${r.out}`);
     return 0;
   });
 }
@@ -174,12 +176,13 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .option('--n_test <n>', 'held-out rows (default max(20, n/10))')
     .option('--image_size <px>', 'canvas size', '64')
     .option('--mix <spec>', `question-type weights, e.g. colour=3,shape=3 (types: ${QUESTION_TYPES.join(', ')})`)
+    .option('--holdout <rule>', 'keep regions of scene space out of training: "default", "none", a JSON file or inline JSON {positions, radii, pairs}')
     .option('--audio', 'also write tone (and, with espeak-ng, spoken) audio rows')
     .option('--absolute_paths', 'write absolute media paths')
     .action(async (o) =>
       done(
         await runDatasetSynthShapes(
-          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, audio: o.audio, absolutePaths: o.absolute_paths },
+          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, holdout: o.holdout, audio: o.audio, absolutePaths: o.absolute_paths },
           io,
         ),
       ),

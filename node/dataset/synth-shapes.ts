@@ -5,6 +5,7 @@
  * ```
  * DIR/info.json                 generator settings (seed, sizes, mix) — rerunning them reproduces DIR byte for byte
  * DIR/train.jsonl, test.jsonl   rows in the seed's schema; image paths relative to DIR ("images/…png")
+ * DIR/test_regions.jsonl, test_pairs.jsonl   with a holdout rule: rows from the held-out regions / pairs
  * DIR/meta.jsonl                {id, split, question_type, answer, images: [{file, shapes}]} per row, for evaluation
  * DIR/images/*.png              the pictures (test pictures never repeat a training picture)
  * DIR/train_audio.jsonl, test_audio.jsonl, audio/*.wav   with --audio (`speech_audios`, `<speech>`)
@@ -18,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { generateShapesExamples, renderScene, shapesRow, DEFAULT_MIX, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
+import { generateShapesExamples, renderScene, shapesRow, validateHoldout, DEFAULT_HOLDOUT, DEFAULT_MIX, type HoldoutClass, type HoldoutRule, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
 import { COLOUR_TONES_HZ, encodeWav16, generateAudioExamples, synthBeeps, type AudioExample } from '../../src/data/shapes-audio.js';
 import type { PlainRow } from '../../src/data/arrow-rows.js';
 import { toJsonl } from './write-dataset.js';
@@ -34,6 +35,11 @@ export interface SynthShapesOptions {
   nTest?: number;
   /** Question-type weights; default `DEFAULT_MIX`. */
   mix?: Partial<Record<QuestionType, number>>;
+  /**
+   * Regions of scene space kept out of training (`src/data/shapes-holdout.ts`). With a rule, `train` and `test`
+   * hold only in-distribution rows, and `test_regions` / `test_pairs` (`nTest` rows each) the held-out ones.
+   */
+  holdout?: HoldoutRule;
   /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
   audio?: boolean;
   /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
@@ -43,7 +49,7 @@ export interface SynthShapesOptions {
 
 export interface SynthShapesReport {
   out: string;
-  rows: { train: number; test: number; trainAudio: number; testAudio: number };
+  rows: { train: number; test: number; trainAudio: number; testAudio: number; testRegions?: number; testPairs?: number };
   images: number;
   audioFiles: number;
   /** Rows per question type per split. */
@@ -55,8 +61,19 @@ const INFO_FILE = 'info.json';
 const GENERATOR = 'multi-token synth-shapes';
 
 /** A distinct stream for the held-out split (golden-ratio offset), so test pictures are not train pictures. */
-function testSeed(seed: number): number {
-  return (seed + 0x9e3779b9) >>> 0;
+function testSeed(seed: number, k = 1): number {
+  return (seed + k * 0x9e3779b9) >>> 0;
+}
+
+/** The splits to write: without a rule, train and test as before; with one, also the two held-out splits. */
+function splitPlan(seed: number, n: number, nTest: number, holdout: HoldoutRule | undefined): { split: string; seed: number; n: number; keep?: HoldoutClass }[] {
+  if (!holdout) return [{ split: 'train', seed, n }, { split: 'test', seed: testSeed(seed), n: nTest }];
+  return [
+    { split: 'train', seed, n, keep: 'train' },
+    { split: 'test', seed: testSeed(seed), n: nTest, keep: 'train' },
+    { split: 'test_regions', seed: testSeed(seed, 2), n: nTest, keep: 'regions' },
+    { split: 'test_pairs', seed: testSeed(seed, 3), n: nTest, keep: 'pairs' },
+  ];
 }
 
 function pngBytes(ex: ShapesExample, k: number): Buffer {
@@ -64,6 +81,26 @@ function pngBytes(ex: ShapesExample, k: number): Buffer {
   const png = new PNG({ width: img.width, height: img.height });
   png.data = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
   return PNG.sync.write(png, { colorType: 2 }); // RGB: the pictures are opaque
+}
+
+/**
+ * The `--holdout` flag: `default` (the demo model's rule), `none`, a JSON file, or inline JSON
+ * (`{"positions": {"x": [lo, hi], "y": [lo, hi]}, "radii": [[lo, hi]], "pairs": [{"colour", "kind"}]}`).
+ */
+export async function holdoutFromSpec(spec: string): Promise<HoldoutRule | undefined> {
+  const s = spec.trim();
+  if (s === 'none') return undefined;
+  if (s === 'default') return DEFAULT_HOLDOUT;
+  let json: unknown;
+  const text = s.startsWith('{') ? s : await readFile(s, 'utf8').catch((e: Error) => {
+    throw new Error(`--holdout: "${s}" is not default, none, inline JSON or a readable file (${e.message})`);
+  });
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`--holdout: ${s.startsWith('{') ? 'inline JSON' : s} is not valid JSON (${(e as Error).message})`);
+  }
+  return validateHoldout(json);
 }
 
 /** Clears what an earlier run wrote; refuses a non-empty folder that synth-shapes did not make. */
@@ -108,10 +145,11 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const media = (rel: string) => (opts.absolutePaths ? path.join(out, rel) : rel);
 
   const seen = new Set<string>();
-  const splits = {
-    train: generateShapesExamples({ seed: opts.seed, n: opts.n, size, mix, seen }),
-    test: generateShapesExamples({ seed: testSeed(opts.seed), n: nTest, size, mix, seen }),
-  };
+  const holdout = opts.holdout;
+  const splits: Record<string, ShapesExample[]> = {};
+  for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
+    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix, seen, holdout: holdout && { rule: holdout, keep: p.keep! } });
+  }
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
   for (const [split, examples] of Object.entries(splits)) {
@@ -127,7 +165,8 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
       counts[ex.questionType] = (counts[ex.questionType] ?? 0) + 1;
     }
     await writeFile(path.join(out, `${split}.jsonl`), toJsonl(rows));
-    report.rows[split as 'train' | 'test'] = rows.length;
+    const key = ({ train: 'train', test: 'test', test_regions: 'testRegions', test_pairs: 'testPairs' } as const)[split as 'train'];
+    report.rows[key] = rows.length;
     log(`${split}: ${rows.length} rows, ${Object.entries(counts).map(([t, c]) => `${t} ${c}`).join(', ')}`);
   }
 
@@ -157,7 +196,10 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths };
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+    // The rule that made the split: train/test never show or name what it holds out; test_regions and
+    // test_pairs are drawn only from what it holds out.
+    ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };
   await writeFile(path.join(out, INFO_FILE), JSON.stringify(info, null, 2) + '\n');
   for (const note of report.notes) log(`note: ${note}`);
   return report;

@@ -126,6 +126,16 @@ function coverage(s: ShapeSpec, poly: Poly | null, px: number, py: number): numb
   return hits / (SS * SS);
 }
 
+/** Index of the topmost shape of `scene` that covers the point `(x, y)`, or -1 for the background. */
+export function shapeAt(scene: Scene, x: number, y: number): number {
+  for (let i = scene.shapes.length - 1; i >= 0; i--) {
+    const s = scene.shapes[i];
+    const poly = outline(s);
+    if (poly ? insidePoly(poly, x, y) : (x - s.cx) ** 2 + (y - s.cy) ** 2 <= s.r * s.r) return i;
+  }
+  return -1;
+}
+
 /** Draws a scene: shapes are composited in order over white, each edge pixel blended by its coverage. */
 export function renderScene(scene: Scene): RGBAImage {
   const n = scene.size;

@@ -7,8 +7,10 @@
  */
 import { Rng } from '../util/rng.js';
 import { BOUND, COLOUR_NAMES, SHAPE_KINDS, type ColourName, type Scene, type ShapeKind, type ShapeSpec } from './shapes-raster.js';
+import { classifyRow, type HoldoutClass, type HoldoutRule } from './shapes-holdout.js';
 
 export * from './shapes-raster.js';
+export * from './shapes-holdout.js';
 
 export const QUESTION_TYPES = ['caption', 'colour', 'shape', 'count', 'compare', 'exists'] as const;
 export type QuestionType = (typeof QUESTION_TYPES)[number];
@@ -22,6 +24,8 @@ export interface ShapesExample {
   question: string;
   answer: string;
   scenes: Scene[];
+  /** The colour×kind pair the question names (compare, exists), if any. */
+  target?: { colour: ColourName; kind: ShapeKind };
 }
 
 const NUMBER_WORDS = ['Zero', 'One', 'Two', 'Three', 'Four'];
@@ -113,6 +117,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
   let question = pick(rng, QUESTIONS[type]);
   let scenes: Scene[];
   let answer: string;
+  let target: { colour: ColourName; kind: ShapeKind } | undefined;
   switch (type) {
     case 'caption':
       scenes = [sampleScene(rng, size, 1 + Math.floor(rng.next() * 3))];
@@ -132,7 +137,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
       break;
     }
     case 'compare': {
-      const target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
+      target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
       const firstHasIt = rng.next() < 0.5;
       const withIt = sampleScene(rng, size, 1, { first: target });
       const without = sampleScene(rng, size, 1, { first: otherTarget(rng, target) });
@@ -142,18 +147,19 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
       break;
     }
     case 'exists': {
-      const target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
+      target = { colour: pick(rng, COLOUR_NAMES), kind: pick(rng, SHAPE_KINDS) };
       const yes = rng.next() < 0.5;
       const n = 1 + Math.floor(rng.next() * 2);
-      let scene = sampleScene(rng, size, n, { first: yes ? target : otherTarget(rng, target) });
-      while (!yes && hasTarget(scene, target)) scene = sampleScene(rng, size, n, { first: otherTarget(rng, target) });
+      const t = target;
+      let scene = sampleScene(rng, size, n, { first: yes ? t : otherTarget(rng, t) });
+      while (!yes && hasTarget(scene, t)) scene = sampleScene(rng, size, n, { first: otherTarget(rng, t) });
       scenes = [scene];
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
       break;
     }
   }
-  return { questionType: type, question, answer, scenes };
+  return { questionType: type, question, answer, scenes, ...(target ? { target } : {}) };
 }
 
 /** The question types to cycle through for a mix: each type `weight` times, reshuffled every cycle. */
@@ -182,11 +188,15 @@ export interface GenerateShapesOptions {
   mix?: Partial<Record<QuestionType, number>>;
   /** Scene keys that must not be reused (the other split's); new keys are added to it. */
   seen?: Set<string>;
+  /** Keep only rows of this class under this rule (see `shapes-holdout.ts`); others are drawn again. */
+  holdout?: { rule: HoldoutRule; keep: HoldoutClass };
 }
 
 /**
  * `n` examples, deterministic from `seed`. Types follow the mix in exact proportions per cycle. With `seen`,
- * no picture repeats one already in the set, which keeps a held-out split's images new.
+ * no picture repeats one already in the set, which keeps a held-out split's images new; with `holdout`, every
+ * row belongs to the class asked for (rows of other classes are drawn again, so each class keeps the
+ * generator's own distribution, restricted to it).
  */
 export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExample[] {
   const rng = new Rng(opts.seed);
@@ -195,8 +205,14 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
   const out: ShapesExample[] = [];
   while (out.length < opts.n) {
     const type = next();
+    const h = opts.holdout;
+    const rejected = (e: ShapesExample) =>
+      e.scenes.some((s) => seen.has(sceneKey(s))) || (h !== undefined && classifyRow(h.rule, e.scenes, e.target ? [e.target] : []) !== h.keep);
     let ex = makeExample(rng, type, opts.size);
-    while (ex.scenes.some((s) => seen.has(sceneKey(s)))) ex = makeExample(rng, type, opts.size);
+    for (let tries = 1; rejected(ex); tries++) {
+      if (tries > 100_000) throw new Error(`synth-shapes: no ${type} row of class "${h?.keep}" in 100000 draws; is the holdout rule too wide?`);
+      ex = makeExample(rng, type, opts.size);
+    }
     for (const s of ex.scenes) seen.add(sceneKey(s));
     out.push(ex);
   }

@@ -2,7 +2,7 @@
  * "Try an example" for the bundled demo model: pictures of the kind it was trained on (drawn in the page by the
  * same code as `dataset synth-shapes`, so nothing is downloaded) paired with questions it answers reliably. A
  * newcomer without a suitable picture at hand gets a correct answer in two clicks; the pairs stay within what the
- * README says the demo can do (one shape: colour, shape, description).
+ * README says the demo can do (colour, shape, description, counting; one shape or several).
  */
 import { renderScene } from '../../src/data/shapes-raster.js';
 import { EXAMPLE_SCENES, type ExampleName } from '../../src/data/example-scenes.js';
@@ -18,7 +18,8 @@ const EXAMPLES: readonly Example[] = [
   { name: 'red-circle', question: 'Describe the picture.' },
   { name: 'blue-square', question: 'What colour is this shape?' },
   { name: 'green-triangle', question: 'What shape is this?' },
-  { name: 'yellow-star', question: 'Describe the picture.' },
+  { name: 'two-shapes', question: 'Describe the picture.' },
+  { name: 'three-shapes', question: 'How many shapes do you see?' },
 ];
 
 /** A scene as a PNG file, as if the user had attached it. */

@@ -1,15 +1,19 @@
 /**
  * The demo page: pick a backend, load a model, chat with it about images, audio and documents.
  *
- * Query parameters (for links and tests): `model=<url>` loads that model at start; `backend=webgpu|wasm|webgl|cpu`
- * forces a backend; `demo=<url>` overrides the bundled demo model's location; `maxNewTokens=<n>`,
- * `temperature=<t>` and `seed=<n>` preset sampling.
+ * The page opens ready: without other instructions it loads the bundled demo model by itself (from the browser
+ * cache after the first visit), and the loader panel stays one click away for any other model.
+ *
+ * Query parameters (for links and tests): `model=<url>` loads that model at start instead; `autoload=0` loads
+ * nothing by itself; `backend=webgpu|wasm|webgl|cpu` forces a backend; `demo=<url>` overrides the bundled demo
+ * model's location; `maxNewTokens=<n>`, `temperature=<t>` and `seed=<n>` preset sampling.
  */
 import './style.css';
 import type { BackendName } from '../../src/backend.js';
 import { PromptTooLongError } from '../../src/lmm/generate.js';
 import { initBrowserBackend, type BackendSetup } from './backend-setup.js';
 import { LoaderPanel } from './loader-panel.js';
+import { listCachedModels, urlCacheKey } from './model-cache.js';
 import { loadModel, formatBytes, type LoadedModel, type ModelChoice } from './model-loader.js';
 import { modalityInputs, describeKinds } from './modality-inputs.js';
 import { Composer } from './composer.js';
@@ -33,6 +37,8 @@ let running: AbortController | null = null;
 /** Settles when the answer in progress has released its tensors (a model must not be disposed before). */
 let runningDone: Promise<void> = Promise.resolve();
 let loading = false;
+/** A model chosen while another was loading: loaded next (the latest choice wins), never dropped. */
+let pendingChoice: ModelChoice | null = null;
 
 const chat = new ChatView();
 const composer = new Composer(() => void send(), () => running?.abort());
@@ -73,7 +79,10 @@ async function startBackend(): Promise<void> {
 }
 
 async function load(choice: ModelChoice): Promise<void> {
-  if (loading) return;
+  if (loading) {
+    pendingChoice = choice;
+    return;
+  }
   loading = true;
   panel.setBusy(true);
   panel.startProgress();
@@ -94,6 +103,9 @@ async function load(choice: ModelChoice): Promise<void> {
   } finally {
     loading = false;
     panel.setBusy(false);
+    const next = pendingChoice;
+    pendingChoice = null;
+    if (next) void load(next);
   }
 }
 
@@ -209,6 +221,18 @@ async function runAnswer(m: LoadedModel): Promise<void> {
   }
 }
 
+/**
+ * Loads the bundled demo model if this server has one: straight from the browser cache when an earlier visit
+ * stored it (no request at all), else after a HEAD request for its config.json shows it is served. A page
+ * served without the demo model (a static build elsewhere) just waits for the user's choice.
+ */
+async function loadDemoIfServed(): Promise<void> {
+  const cached = await listCachedModels().catch(() => []);
+  const key = urlCacheKey(demoUrl);
+  const served = cached.some((c) => c.key === key) || (await fetch(new URL('config.json', key), { method: 'HEAD' }).then((r) => r.ok, () => false));
+  if (served && !model && !loading) await load({ kind: 'url', url: demoUrl });
+}
+
 /** The footer's GPU-memory figure (hidden on the tfjs path); `data-bytes` holds the exact count. */
 function showGpuMemory(bytes: number | null): void {
   const el = byId('gpu-memory');
@@ -227,4 +251,6 @@ void backendReady.then(() => panel.refreshCached()).catch(() => {});
 if (autoload) {
   panel.setUrl(autoload);
   void load({ kind: 'url', url: autoload });
+} else if (params.get('autoload') !== '0') {
+  void loadDemoIfServed();
 }

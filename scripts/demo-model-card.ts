@@ -1,0 +1,78 @@
+/**
+ * Writes models/demo/README.md (to stdout) for scripts/make-demo-model.sh: what the demo is, its measured
+ * accuracy on each test split (from `multi-token eval`'s output), the holdout rule those splits come from
+ * (the dataset's info.json), how to remake it, and the training run's own facts (from the run's card).
+ *
+ *   npx tsx scripts/demo-model-card.ts --run DIR --eval FILE --data DIR
+ */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values: opt } = parseArgs({ options: { run: { type: 'string' }, eval: { type: 'string' }, data: { type: 'string' } } });
+if (!opt.run || !opt.eval || !opt.data) throw new Error('usage: --run DIR --eval FILE --data DIR');
+
+const info = JSON.parse(await readFile(path.join(opt.data, 'info.json'), 'utf8')) as {
+  holdout?: { positions?: { x: number[]; y: number[] }; radii?: number[][]; pairs?: { colour: string; kind: string }[] };
+  image_size: number;
+};
+const evalText = await readFile(opt.eval, 'utf8');
+// The tables only: eval prints wrong answers (indented) after each table.
+const tables = evalText
+  .split('\n')
+  .filter((l) => !l.startsWith('  '))
+  .join('\n')
+  .trim();
+const runCard = await readFile(path.join(opt.run, 'README.md'), 'utf8');
+const training = runCard.slice(runCard.indexOf('### Training'));
+
+const px = (f: number) => `${Math.round(f * info.image_size * 10) / 10}`;
+const h = info.holdout ?? {};
+const rule = [
+  h.positions && `shape centres with x in [${h.positions.x.map(px).join(', ')}) px and y in [${h.positions.y.map(px).join(', ')}) px`,
+  h.radii && `radii in ${h.radii.map((b) => `[${b.map(px).join(', ')})`).join(' or ')} px`,
+  h.pairs && `the pairs ${h.pairs.map((p) => `${p.colour} ${p.kind}`).join(', ')}`,
+]
+  .filter(Boolean)
+  .join('; ');
+
+process.stdout.write(`---
+license: apache-2.0
+tags:
+  - multimodal
+  - multi-token
+inference: false
+---
+
+# multi-token demo model
+
+The embedded default of [multi-token](../../README.md): a tiny LLaVA-style model that answers questions about
+pictures of coloured shapes (red, green, blue, yellow, purple, orange circles, squares, triangles, stars and
+diamonds on white; one large shape or two to four small ones). It is trained from scratch on data the project
+generates (\`multi-token dataset synth-shapes\`), so it knows nothing else: a photo gets an answer about shapes,
+and text-only chat is not its job.
+
+- vision: CLIP-architecture encoder (64×64 input, 8×8 patches, width 128, 5 layers), pretrained to tell per
+  patch the colour and rank from the left of the shape covering it, per shape (from its patches) its kind,
+  colour and rank, and how many shapes there are (scripts/pretrain-demo-vision.ts), then frozen; its
+  layer −2 patch states (64 per image) go through an \`mlp2x_gelu\` projector
+- language: Llama-architecture decoder (hidden 128, 4 layers, 4 heads / 2 KV heads, vocab 640, Llama-3 chat
+  template), trained in full with the projector
+
+\`\`\`bash
+npx multi-token generate --model models/demo --images examples/two-shapes.png --prompt "Describe <image>"
+\`\`\`
+
+## Accuracy (\`multi-token eval\`, exact match, greedy)
+
+Held out from all training (the vision pretraining included): ${rule}. \`test\` is fresh pictures from the
+training distribution; \`test_regions\` has a shape in a held-out box or radius band in every picture;
+\`test_pairs\` shows or names a held-out colour×kind pair in every row.
+
+\`\`\`
+${tables}
+\`\`\`
+
+Remake it with \`bash scripts/make-demo-model.sh\` (the same bytes on the same tfjs backend).
+
+${training}`);
