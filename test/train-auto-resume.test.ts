@@ -12,14 +12,13 @@ import * as path from 'node:path';
 import { listCheckpoints } from '../node/train/checkpoint.js';
 import { runTraining } from '../node/train/run-training.js';
 import { TRAIN_DEFAULTS } from '../node/train/args.js';
-import '@tensorflow/tfjs-backend-wasm';
-import { tf } from '../src/tf.js';
-import { installKernelFallbacks } from '../src/backend-fallbacks.js';
+import { selectNodeBackend } from '../node/backend.js';
 import { learningRate, checkScheduleKwargs } from '../src/train/schedule.js';
 import { tmpDir, tinyVectorModel, vectorRows, writeJsonl } from './helpers/tiny-vector.js';
 
-await tf.setBackend('wasm');
-installKernelFallbacks('wasm');
+// The in-process runs below must compute exactly as the CLI does (same backend and matmul engine), since their
+// losses are compared with the CLI's to the last bit.
+await selectNodeBackend({ quiet: true });
 
 const cli = path.resolve('bin/multi-token.js');
 
