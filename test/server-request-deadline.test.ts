@@ -51,6 +51,22 @@ test("a request waiting in the socket while the server's thread stalls past the 
   assert.ok(c.status() === 200 || (c.status() >= 400 && c.status() < 500), c.text().slice(0, 300));
 });
 
+test('a slow body is still refused when a stall of the server left a few of its bytes waiting at the deadline', async () => {
+  const body = JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] });
+  s.handle.app.server.once('connection', () => setImmediate(() => stall(1000)));
+  const c = await connect();
+  // Headers and a first byte wait in the socket through the stall; then a byte every 100 ms, far below any real upload.
+  c.sock.write(head(body.length) + body[0]);
+  const t0 = performance.now();
+  for (let i = 1; i < body.length && c.status() < 0 && !c.sock.destroyed; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    c.sock.write(body[i]!);
+  }
+  await c.closed;
+  assert.equal(c.status(), 408, c.text().slice(0, 300));
+  assert.ok(performance.now() - t0 < 3500, `refused after ${Math.round(performance.now() - t0)} ms`);
+});
+
 test('a client still sending its body when refused reads the 408 and is not reset (lingering close)', async () => {
   const length = 8 << 20;
   // Half-open: this client goes on writing after the server has finished its answer, as Node's fetch does.

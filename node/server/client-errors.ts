@@ -7,21 +7,15 @@
 import type { Socket } from 'node:net';
 import { STATUS_CODES } from 'node:http';
 import { ApiError } from './errors.js';
+import { judgeLateConnection } from './deadline-grace.js';
 
 /** A refused connection is kept reading (and dropping) what its client still sends for at most this long… */
 export const LINGER_MS = 30_000;
 /** …and closed as soon as the client has sent nothing for this long. */
 export const LINGER_QUIET_MS = 2_000;
 
-/** After its deadline a connection is spared only while it delivers at least this many bytes between checks… */
-export const MIN_PROGRESS_BYTES = 16 * 1024;
-/** …and for at most this long past the deadline. */
-export const MAX_GRACE_MS = 60_000;
-
 /** Sockets already answered: Node may raise more errors for them (the unfinished message at end of stream). */
 const answered = new WeakSet<Socket>();
-/** Connections past their deadline but still delivering: bytes read at the last check, and when grace began. */
-const spared = new WeakMap<Socket, { bytes: number; since: number }>();
 
 /** The ApiError for a `clientError` event's error. */
 export function clientErrorToApiError(err: NodeJS.ErrnoException): ApiError {
@@ -70,36 +64,12 @@ function lingeringClose(socket: Socket): void {
   socket.once('close', () => clearTimeout(timer));
 }
 
-/**
- * Whether a connection past its header or request deadline is still delivering, decided after this turn of the
- * event loop has read what is waiting on it. Node checks deadlines on a timer, and after the server's own thread
- * has stalled (a loaded machine, a long synchronous step) timers run before waiting bytes are read: a client whose
- * request sat in the socket buffer would be blamed for the server's stall. A connection with bytes waiting at the
- * first check is let go on; Node raises the timeout again at its next check (`connectionsCheckingInterval`), and
- * from then on the connection must have delivered {@link MIN_PROGRESS_BYTES} since the previous one, until the
- * request is complete or {@link MAX_GRACE_MS} has passed. A slow client (slowloris, a body a byte at a time) has
- * nothing waiting, or delivers far less, and is cut.
- */
-function decideTimeout(err: NodeJS.ErrnoException, socket: Socket): void {
-  const before = socket.bytesRead;
-  setImmediate(() => {
-    if (socket.destroyed || answered.has(socket)) return;
-    const seen = spared.get(socket);
-    const now = performance.now();
-    const progress = socket.bytesRead - (seen?.bytes ?? before);
-    if (progress >= (seen ? MIN_PROGRESS_BYTES : 1) && now - (seen?.since ?? now) < MAX_GRACE_MS) {
-      spared.set(socket, { bytes: socket.bytesRead, since: seen?.since ?? now });
-      return;
-    }
-    answer(err, socket);
-  });
-}
-
 /** fastify's `clientErrorHandler`: writes the JSON error if the socket can still take it, then closes it. */
 export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   // A reset connection has nobody to answer; an answered one was answered once.
   if (err.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') decideTimeout(err, socket);
+  // A late client may be late only because this server was: see deadline-grace.ts.
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') judgeLateConnection(socket, () => answer(err, socket), () => answered.has(socket));
   else answer(err, socket);
 }
 
