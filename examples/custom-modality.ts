@@ -9,8 +9,8 @@ export class LunarLanderModality implements Modality<Float32Array[]> {
   readonly token = '<state>'; // where a state goes in the text
   readonly dataKey = 'states'; // where a dataset row lists its states
   readonly tokenWidth = 4; // LM tokens per state
-  // The projector [items, 1, 8] → [items, tokenWidth, lmHidden]: training builds it from this spec and loading
-  // rebuilds it from the copy in config.json, so a trained checkpoint always reloads.
+  // The projector [items, 1, 8] → [items, tokenWidth, lmHidden]: training and loading both build it from this
+  // spec, and config.json keeps a copy that loading checks the rebuilt modality against.
   readonly projectorSpec: ProjectorSpec = { type: 'vector_mlp', inputSize: 8, layers: 2, numTokens: 4 };
 
   // Raw row values → encoder input (CPU). Errors should name the item.

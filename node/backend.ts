@@ -109,10 +109,10 @@ async function tryCandidate(candidate: Candidate): Promise<string> {
   if (candidate === 'wasm' || candidate === 'cpu') uninstallOrtEngine(candidate);
   switch (candidate) {
     case 'tfjs-node-gpu':
-      await importOptional('@tensorflow/tfjs-node-gpu', 'npm i @tensorflow/tfjs-node-gpu on a CUDA machine');
+      await importOptional('@tensorflow/tfjs-node-gpu', 'npm i --ignore-scripts=false @tensorflow/tfjs-node-gpu on a CUDA machine');
       return activate('tensorflow');
     case 'tfjs-node':
-      await importOptional('@tensorflow/tfjs-node', 'npm i @tensorflow/tfjs-node');
+      await importOptional('@tensorflow/tfjs-node', 'npm i --ignore-scripts=false @tensorflow/tfjs-node');
       return activate('tensorflow');
     case 'wasm':
       // Node's main entry is a CJS bundle that finds its .wasm files beside itself in node_modules.

@@ -50,11 +50,11 @@ test('auto selection skips the absent tfjs-node packages, picks wasm + onnxrunti
   assert.equal(sel.engine, 'onnxruntime');
   assert.equal(tf.getBackend(), 'wasm');
   assert.deepEqual(sel.skipped.map((s) => s.name), ['tfjs-node-gpu', 'tfjs-node']);
-  for (const s of sel.skipped) assert.match(s.reason, /^not installed \(npm i @tensorflow\/tfjs-node/);
+  for (const s of sel.skipped) assert.match(s.reason, /^not installed \(npm i --ignore-scripts=false @tensorflow\/tfjs-node/);
   assert.equal(
     text,
-    '[multi-token] backend: wasm + onnxruntime (skipped tfjs-node-gpu: not installed (npm i @tensorflow/tfjs-node-gpu on a ' +
-      'CUDA machine); tfjs-node: not installed (npm i @tensorflow/tfjs-node))\n',
+    '[multi-token] backend: wasm + onnxruntime (skipped tfjs-node-gpu: not installed (npm i --ignore-scripts=false ' +
+      '@tensorflow/tfjs-node-gpu on a CUDA machine); tfjs-node: not installed (npm i --ignore-scripts=false @tensorflow/tfjs-node))\n',
   );
   const y = tf.matMul(tf.ones([2, 3]), tf.ones([3, 2]));
   assert.deepEqual(Array.from(await y.data()), [3, 3, 3, 3]);

@@ -89,6 +89,30 @@ test('the WordPiece tokenizer gives the ids of an independent Python WordPiece (
   assert.equal(tok.decode(tok.encode(text), { skip_special_tokens: true }), text.toLowerCase());
 });
 
+test("the fixture's ids are Hugging Face tokenizers' (Rust) too, and transformers.js gives them (bench/reference/bert_ids_hf.py)", async () => {
+  const hf = JSON.parse(readFileSync(new URL('./fixtures/bert-ids-hf.json', import.meta.url), 'utf8')) as { about: string; cases: TokenizerCase[] };
+  assert.match(hf.about, /Hugging Face tokenizers \d+\.\d+/);
+  // The same texts, in the same order, as the fixture above: the encoder cases' rows, then the tokenizer cases.
+  const fromPython: TokenizerCase[] = [
+    ...fixture.cases.flatMap((c) =>
+      c.texts.map((text, row) => {
+        const real = (a: number[]) => a.filter((_, i) => c.input.attention_mask[row]![i] === 1);
+        return { text, input_ids: real(c.input.input_ids[row]!), token_type_ids: real(c.input.token_type_ids[row]!) };
+      }),
+    ),
+    ...fixture.tokenizer_cases,
+  ];
+  assert.deepEqual(hf.cases, fromPython, 'wordpiece_ref.py and HF tokenizers agree on every text');
+  const tok = await loadTokenizer(new MemorySource(makeTinyBert({})));
+  for (const t of hf.cases) {
+    const e = (Array.isArray(t.text) ? tok(t.text[0], { text_pair: t.text[1], return_tensor: false }) : tok(t.text, { return_tensor: false })) as unknown as {
+      input_ids: number[];
+      token_type_ids: number[];
+    };
+    assert.deepEqual([e.input_ids, e.token_type_ids], [t.input_ids, t.token_type_ids], JSON.stringify(t.text));
+  }
+});
+
 test('padding does not change the real tokens\' outputs', async () => {
   const enc = await BertEncoder.load(new MemorySource(makeTinyBert({ seed: 3 })));
   const ids = [2, 140, 138, 3];

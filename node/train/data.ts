@@ -11,6 +11,7 @@ import type { LMM } from '../../src/lmm/lmm.js';
 import type { ModelSource } from '../../src/io/source.js';
 import { DatasetValidationError, describeBadRow, type BadRow } from '../../src/data/validate.js';
 import { readDataset, resolveMediaPath } from '../dataset/read-dataset.js';
+import { openSource } from '../folder-source.js';
 
 export interface TrainingRows {
   encoded: EncodedChat[];
@@ -91,7 +92,6 @@ export async function loadTrainingRows(
     }
     return config;
   };
-  const { openSource } = await import('../folder-source.js');
   return {
     encoded,
     rows,

@@ -14,6 +14,7 @@ import { buildModalities, modalityFromConfig, type BuildContext } from '../modal
 import type { Modality } from '../modality/modality.js';
 import { initProjector, projectorFromWeights } from '../projector/index.js';
 import type { Projector } from '../projector/projector.js';
+import { projectorSpecDifference } from '../projector/spec-check.js';
 import { Rng } from '../util/rng.js';
 import { loadLoraWeights, mergeLora, parsePeftAdapterConfig } from '../lora/lora.js';
 import type { MultiTokenSection } from './checkpoint-config.js';
@@ -131,7 +132,16 @@ export async function loadLMM(where: string | ModelSource, opts: LoadLMMOptions 
     modalities = [];
     for (const mc of section.modalities) {
       log(`loading modality ${mc.name} (${mc.kind})`);
-      modalities.push(await modalityFromConfig(mc, ctx));
+      const m = await modalityFromConfig(mc, ctx);
+      // The projector is built from the rebuilt modality's spec: it must be the one the weights were trained as.
+      const diff = mc.projector ? projectorSpecDifference(mc.projector, m.projectorSpec) : null;
+      if (diff) {
+        throw new ModelFileError(
+          `${src.location}/config.json: modality "${mc.name}" (kind ${mc.kind}) rebuilds with another projector than it was saved with (${diff}); ` +
+            `its toConfig() must keep every option its projectorSpec depends on`,
+        );
+      }
+      modalities.push(m);
     }
   } else if (typeof config.modality_builder === 'string' && config.modality_builder) {
     modalities = await buildModalities(config.modality_builder, { ...ctx, options: opts.modalityOptions });
