@@ -61,6 +61,27 @@ function rssMB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
 }
 
+/**
+ * Where the server's resident memory is, in MB, from /proc/PID/smaps: glibc's main arena (`[heap]`), glibc's
+ * thread arenas (anonymous mappings starting on a 64 MiB boundary, glibc's HEAP_MAX_SIZE alignment), other
+ * anonymous memory (V8 and wasm heaps, large malloc blocks glibc mmaps on their own, thread stacks) and files.
+ */
+function smapsMB(pid: number): Record<string, number> {
+  const out = { main_arena: 0, thread_arenas: 0, other_anon: 0, files: 0 };
+  let kind: keyof typeof out = 'other_anon';
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^([0-9a-f]+)-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+    if (head) {
+      const name = head[2]!;
+      kind = name === '[heap]' ? 'main_arena' : name.startsWith('/') ? 'files' : !name && BigInt(`0x${head[1]}`) % 0x4000000n === 0n ? 'thread_arenas' : 'other_anon';
+      continue;
+    }
+    const rss = /^Rss:\s+(\d+) kB/.exec(line);
+    if (rss) out[kind] += Number(rss[1]) / 1024;
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, Math.round(v)]));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Inputs.
 
@@ -93,13 +114,17 @@ async function post(url: string, path: string, body: string): Promise<Answer> {
   }
 }
 
-/** A raw TCP exchange: writes `chunks` (with `delayMs` between them); resolves with the reply and when the server closed. */
-function rawExchange(url: string, chunks: string[], delayMs: number, capMs: number): Promise<{ reply: string; closedAfterMs: number; status: number }> {
+/**
+ * A raw TCP exchange: writes `chunks` (with `delayMs` between them, until the server answers); resolves with the
+ * reply, when it began to arrive and when the server closed.
+ */
+function rawExchange(url: string, chunks: string[], delayMs: number, capMs: number): Promise<{ reply: string; answeredAfterMs: number; closedAfterMs: number; status: number }> {
   const u = new URL(url);
   return new Promise((resolve) => {
     const t0 = performance.now();
     const sock = net.connect(Number(u.port), u.hostname);
     let reply = '';
+    let answeredAfterMs = NaN;
     let i = 0;
     let timer: NodeJS.Timeout | null = null;
     const done = () => {
@@ -107,17 +132,21 @@ function rawExchange(url: string, chunks: string[], delayMs: number, capMs: numb
       clearTimeout(cap);
       sock.destroy();
       const status = Number(/^HTTP\/1\.1 (\d+)/.exec(reply)?.[1] ?? -1);
-      resolve({ reply: reply.slice(0, 400), closedAfterMs: performance.now() - t0, status });
+      const closedAfterMs = performance.now() - t0;
+      resolve({ reply: reply.slice(0, 400), answeredAfterMs: Number.isNaN(answeredAfterMs) ? closedAfterMs : answeredAfterMs, closedAfterMs, status });
     };
     const cap = setTimeout(done, capMs);
     const next = () => {
-      if (i < chunks.length && !sock.destroyed) {
+      if (i < chunks.length && !sock.destroyed && !reply) {
         sock.write(chunks[i++]!);
         timer = setTimeout(next, delayMs);
       }
     };
     sock.on('connect', next);
-    sock.on('data', (d) => (reply += d.toString()));
+    sock.on('data', (d) => {
+      if (!reply) answeredAfterMs = performance.now() - t0;
+      reply += d.toString();
+    });
     sock.on('close', done);
     sock.on('error', () => {});
   });
@@ -163,9 +192,13 @@ function sampleRss(pid: number): () => void {
 
 interface Case { name: string; run: (url: string) => Promise<Answer & { closedAfterMs?: number }> }
 
-const tall = png(1, 100_000);
-const big8k = png(8000, 8000);
-const photo12mp = png(4000, 3000, (x, y) => [(x * 7) & 255, (y * 5) & 255, ((x ^ y) * 3) & 255]);
+// Inputs are made before the server starts, and only for the cases that run (`--only`): making them takes seconds.
+const wanted = (name: string) => !only || only.has(name);
+const tall = wanted('png_1x100000') ? png(1, 100_000) : Buffer.alloc(0);
+const big8k = wanted('four_png_8000x8000') ? png(8000, 8000) : Buffer.alloc(0);
+const photo12mp = wanted('allowed_photo_12mp') ? png(4000, 3000, (x, y) => [(x * 7) & 255, (y * 5) & 255, ((x ^ y) * 3) & 255]) : Buffer.alloc(0);
+// The burst's photo, made now: generating it takes the client seconds, which must not fall between requests.
+const burstPhoto = dataUrl('image/png', png(3000, 2000, (x, y) => [(x * 7) & 255, (y * 5) & 255, ((x ^ y) * 3) & 255]));
 const CASES: Case[] = [
   { name: 'png_1x100000', run: (u) => post(u, '/v1/chat/completions', chat(imageParts([dataUrl('image/png', tall)]))) },
   { name: 'svg_16000x16000', run: (u) => post(u, '/v1/chat/completions', chat(imageParts([dataUrl('image/svg+xml', svg(16000, 16000))]))) },
@@ -180,7 +213,7 @@ const CASES: Case[] = [
     run: async (u) => {
       const chunks = ['POST /generate HTTP/1.1\r\n', ...'Host: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n'.split('')];
       const r = await rawExchange(u, chunks, 1000, 70_000);
-      return { status: r.status, ms: r.closedAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
+      return { status: r.status, ms: r.answeredAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
     },
   },
   {
@@ -189,21 +222,21 @@ const CASES: Case[] = [
       const body = chat('hi');
       const chunks = [`POST /generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, ...body.split('')];
       const r = await rawExchange(u, chunks, 1000, 70_000);
-      return { status: r.status, ms: r.closedAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
+      return { status: r.status, ms: r.answeredAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
     },
   },
   {
     name: 'header_too_large_431',
     run: async (u) => {
       const r = await rawExchange(u, [`GET /v1/models HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(40_000)}\r\n\r\n`], 0, 5000);
-      return { status: r.status, ms: r.closedAfterMs, body: r.reply };
+      return { status: r.status, ms: r.answeredAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
     },
   },
   {
     name: 'malformed_request_line_400',
     run: async (u) => {
       const r = await rawExchange(u, ['GARBAGE\r\n\r\n'], 0, 5000);
-      return { status: r.status, ms: r.closedAfterMs, body: r.reply };
+      return { status: r.status, ms: r.answeredAfterMs, body: r.reply, closedAfterMs: r.closedAfterMs };
     },
   },
 ];
@@ -225,6 +258,7 @@ try {
   for (let i = 0; i < 5; i++) idleNormal.push((await post(server.url, '/v1/chat/completions', normalBody)).ms);
   const idleNormalMs = pct(idleNormal, 50);
   const idleRss = rssMB(server.pid);
+  const healthIdle = ((await (await fetch(`${server.url}/health`)).json()) as { memory: Record<string, number> }).memory;
 
   const results = [];
   for (const c of CASES) {
@@ -245,6 +279,7 @@ try {
       case: c.name,
       status: h.status,
       answered_ms: round(h.ms),
+      ...(h.closedAfterMs !== undefined ? { closed_ms: round(h.closedAfterMs) } : {}),
       health_p99_ms: round(pct(lat, 99)),
       health_max_ms: round(Math.max(...lat)),
       health_pings: lat.length,
@@ -260,13 +295,28 @@ try {
   const peakDuringHostile = peakRss;
 
   // Memory comes back: a burst of large-but-allowed requests (8 concurrent, 4 photos of 3000×2000 each).
-  const photo = dataUrl('image/png', png(3000, 2000, (x, y) => [(x * 7) & 255, (y * 5) & 255, ((x ^ y) * 3) & 255]));
+  const burstBody = chat(imageParts([burstPhoto, burstPhoto, burstPhoto, burstPhoto]));
+  const smapsIdle = smapsMB(server.pid);
   const before = rssMB(server.pid);
   peakRss = before;
   const burstStart = performance.now();
-  const burst = await Promise.all(Array.from({ length: 8 }, () => post(server.url, '/v1/chat/completions', chat(imageParts([photo, photo, photo, photo])))));
+  // The server's responsiveness during the burst, closed loop every 500 ms (its longest stall explains timeouts).
+  const burstDone = Promise.all(Array.from({ length: 8 }, () => post(server.url, '/v1/chat/completions', burstBody)));
+  const burstHealth: number[] = [];
+  void (async () => {
+    let done = false;
+    void burstDone.finally(() => (done = true));
+    while (!done) {
+      const t0 = performance.now();
+      await fetch(`${server.url}/health`).then((r) => r.arrayBuffer(), () => null);
+      burstHealth.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  })();
+  const burst = await burstDone;
   const burstPeak = peakRss;
   const burstSeconds = (performance.now() - burstStart) / 1000;
+  const smapsAfter = smapsMB(server.pid);
   const health = async () => ((await (await fetch(`${server.url}/health`)).json()) as { memory: Record<string, number> }).memory;
   const memBefore = await health();
   await new Promise((r) => setTimeout(r, 3000));
@@ -274,13 +324,14 @@ try {
   // Media worker threads above the first exit after 30 s idle.
   await new Promise((r) => setTimeout(r, 32_000));
   const afterIdle = rssMB(server.pid);
+  const smapsLater = smapsMB(server.pid);
   const memAfter = await health();
 
   const out = {
     bench: 'serve-hostile',
     model: modelDir,
     server_flags: extra,
-    malloc_env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_'))),
+    malloc_env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('MALLOC_') || k === 'GLIBC_TUNABLES')),
     idle: { health_p99_ms: round(pct(idleHealth, 99)), normal_ms: round(idleNormalMs), rss_mb: round(idleRss) },
     cases: results,
     after_hostile_normal_status: stillOk.status,
@@ -288,6 +339,8 @@ try {
     burst: {
       statuses: [...new Set(burst.map((b) => b.status))],
       seconds: round(burstSeconds),
+      answered_s: burst.map((b) => round(b.ms / 1000)),
+      health_max_ms_during: round(Math.max(0, ...burstHealth)),
       failures: burst.filter((b) => b.status < 0 || b.status >= 500).map((b) => `${b.status} after ${round(b.ms)} ms: ${b.body}`),
       rss_idle_mb: round(idleRss),
       rss_before_mb: round(before),
@@ -297,8 +350,13 @@ try {
       after_3s_over_idle: round((after / idleRss) * 100) / 100,
       after_35s_over_idle: round((afterIdle / idleRss) * 100) / 100,
       // /health's view: the main thread's JS heap and the wasm heap (which cannot shrink) right after and 35 s after.
+      health_memory_idle: healthIdle,
       health_memory_after_burst: memBefore,
       health_memory_35s_later: memAfter,
+      // Resident MB by kind of mapping (smapsMB): idle, right after the burst, 35 s later.
+      smaps_idle: smapsIdle,
+      smaps_after: smapsAfter,
+      smaps_35s_later: smapsLater,
     },
     goals: {
       health_p99_le_250ms: results.every((r) => r.health_p99_ms <= 250),

@@ -25,16 +25,18 @@ function collector(): (() => void) | null {
 }
 
 /**
- * Returns `touch()`: call it whenever the thread does work; `idleMs` after the last call, one full collection runs.
+ * Returns `touch()`: call it whenever the thread does work; `idleMs` after the last call, one full collection runs,
+ * then `afterCollect` (the server passes glibc's trim there: what the collection freed goes back to the system).
  * The timer never keeps the process alive.
  */
-export function releaseWhenIdle(idleMs = 1000): () => void {
+export function releaseWhenIdle(idleMs = 1000, afterCollect?: (() => void) | null): () => void {
   let timer: NodeJS.Timeout | null = null;
   return () => {
     if (timer) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = null;
       collector()?.();
+      afterCollect?.();
     }, idleMs);
     timer.unref();
   };
