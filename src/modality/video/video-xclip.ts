@@ -21,6 +21,7 @@ import { ClipImagePreprocessor } from '../vision-clip/clip-preprocess.js';
 import { itemError, type ImageInput, type ImageLoadContext } from '../../media/image-input.js';
 import { openEncoderSource } from '../encoder-location.js';
 import { preprocessImages, type PixelBatch } from '../vision-clip/vision-clip.js';
+import { resampleFrames } from '../../media/video-sampling.js';
 import { decodeVideoFrames, type VideoFrameDecoder } from '../../media/video-frames.js';
 
 export interface XClipVideoOptions {
@@ -46,12 +47,6 @@ export interface XClipVideoBatch {
 
 /** VideoMAE's image-processor defaults (IMAGENET_STANDARD mean/std, bilinear), for fields a config leaves out. */
 const VIDEOMAE_DEFAULTS = { size: 224, crop_size: 224, resample: 2, image_mean: [0.5, 0.5, 0.5], image_std: [0.5, 0.5, 0.5] };
-
-/** `n` items chosen evenly from `items`, repeating when there are fewer than `n`. */
-export function resampleFrames<T>(items: T[], n: number): T[] {
-  if (items.length === n) return items;
-  return Array.from({ length: n }, (_, i) => items[Math.min(items.length - 1, Math.floor(((i + 0.5) * items.length) / n))]!);
-}
 
 export class XClipVideoModality implements Modality<XClipVideoBatch> {
   readonly name: string;
@@ -146,7 +141,6 @@ export class XClipVideoModality implements Modality<XClipVideoBatch> {
       return out;
     });
   }
-
 
   toConfig(): ModalityConfig {
     return {
