@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fixMallocThresholds, mallocTrim } from '../node/server/glibc-malloc.js';
+import { fixMallocThresholds, mallocTrim } from '../node/glibc-malloc.js';
 import { missingTool } from './helpers/missing-tool.js';
 
 const glibc = process.platform === 'linux' && Boolean((process.report.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);

@@ -16,7 +16,7 @@ import { createServer, type ServerHandle } from '../server/app.js';
 import { DTYPE_HELP, dtypeOption, resolveDType } from './dtype-option.js';
 import type { WeightDType } from '../../src/nn/frozen-weight.js';
 import { DEFAULT_BUDGETS } from '../server/budgets.js';
-import { fixMallocThresholds } from '../server/glibc-malloc.js';
+import { fixMallocThresholds } from '../glibc-malloc.js';
 
 /** Parsed `serve` options (snake_case, as the flags). */
 export interface ServeCliOptions {

@@ -13,7 +13,8 @@
 import { tf, type Tensor } from '../../src/tf.js';
 import type { FrozenWeight, PlaceOptions, WeightDType, WeightSource } from '../../src/nn/frozen-weight.js';
 import { f16BitsToNumber } from '../../src/io/half-float.js';
-import { dequantizeRows, type NBitsMatrix } from '../../src/quant/nbits.js';
+import { mallocTrim } from '../glibc-malloc.js';
+import { blobSize, blockCount, dequantizeRows, zeroRowBytes, type NBitsMatrix } from '../../src/quant/nbits.js';
 import { weightShape, weightToF16, weightToFloat32, weightToNBits } from '../../src/quant/weight-convert.js';
 import { OrtSession, ortTensor } from './binding.js';
 import { matMulNBitsGraph } from './graphs.js';
@@ -29,6 +30,23 @@ let nextId = 1;
 function accuracyLevel(): number {
   const raw = process.env.MULTI_TOKEN_ORT_ACCURACY_LEVEL;
   return raw && ['0', '1', '2', '3', '4'].includes(raw.trim()) ? Number(raw) : 4;
+}
+
+/**
+ * Packing a quantized weight leaves garbage in glibc's heap: onnxruntime parses each graph (a copy of the codes)
+ * and prepacks into new blocks, then frees the copy into the arena, where it stays. Measured on Qwen2-1.5B's shape
+ * at int4: 660 MiB of free-but-held pages after loading, and a peak RSS 350 MiB higher than with a
+ * `malloc_trim(0)` after each weight. So trim once every {@link TRIM_EVERY_BYTES} packed (a trim walks the heap).
+ */
+const TRIM_EVERY_BYTES = 64 * 2 ** 20;
+let packedSinceTrim = 0;
+let trim: (() => void) | null | undefined;
+function packed(bytes: number): void {
+  packedSinceTrim += bytes;
+  if (packedSinceTrim < TRIM_EVERY_BYTES) return;
+  packedSinceTrim = 0;
+  if (trim === undefined) trim = mallocTrim();
+  trim?.();
 }
 
 let scratch = new Float32Array(0);
@@ -70,13 +88,18 @@ abstract class OrtFrozenWeight implements FrozenWeight {
 }
 
 class FloatWeight extends OrtFrozenWeight {
-  constructor(name: string, n: number, k: number, dtype: WeightDType, private readonly data: Float32Array | Uint16Array) {
+  /**
+   * `data` is f32, or 16-bit patterns: f16 (what a `bf16` Linear is held as, for onnxruntime), or bf16 as stored when
+   * `bf16Bits` (an embedding table used only for lookups, which widen it exactly).
+   */
+  constructor(name: string, n: number, k: number, dtype: WeightDType, private readonly data: Float32Array | Uint16Array, private readonly bf16Bits = false) {
     super(name, n, k, dtype);
   }
   get byteLength(): number {
     return this.data.byteLength;
   }
   run(x: Float32Array, rows: number, y: Float32Array, transposed: boolean): void {
+    if (this.bf16Bits) throw new Error(`${this.name}: held as stored bf16 for lookups only; it has no matmul`);
     const half = this.data instanceof Uint16Array;
     const session = matMulSession(false, !transposed, half ? 'float16' : 'float32');
     const w = half ? ortTensor('float16', this.data, [this.outFeatures, this.inFeatures]) : ortTensor('float32', this.data, [this.outFeatures, this.inFeatures]);
@@ -85,51 +108,139 @@ class FloatWeight extends OrtFrozenWeight {
   }
   toFloat32(): Float32Array {
     if (this.data instanceof Float32Array) return this.data.slice();
-    return Float32Array.from(this.data, f16BitsToNumber);
+    const out = new Float32Array(this.data.length);
+    this.widenRows(0, this.outFeatures, out, 0);
+    return out;
   }
   gatherRows(ids: Tensor): Tensor {
-    if (ids.dtype !== 'int32') throw new Error(`${this.name}: ids must be int32, got ${ids.dtype}`);
-    return tf.engine().runKernel(GATHER_KERNEL, { ids }, { id: this.id } as never) as Tensor;
+    return gatherKernel(this, ids);
   }
-  /** Copies rows `ids` of W into `out` (ids checked against the table). */
   gatherInto(ids: Int32Array, out: Float32Array): void {
+    gatherEach(this, ids, (r, o) => this.widenRows(r, r + 1, out, o));
+  }
+  private widenRows(r0: number, r1: number, out: Float32Array, o: number): void {
     const k = this.inFeatures;
-    for (let i = 0; i < ids.length; i++) {
-      const r = ids[i]!;
-      if (!(r >= 0 && r < this.outFeatures)) throw new Error(`${this.name}: token id ${r} is outside the table (${this.outFeatures} rows)`);
-      if (this.data instanceof Float32Array) out.set(this.data.subarray(r * k, (r + 1) * k), i * k);
-      else for (let j = 0; j < k; j++) out[i * k + j] = f16BitsToNumber(this.data[r * k + j]!);
+    const d = this.data;
+    if (d instanceof Float32Array) return out.set(d.subarray(r0 * k, r1 * k), o);
+    if (this.bf16Bits) {
+      // bf16 is the top half of an f32: widening is a shift, exact.
+      const u = new Uint32Array(out.buffer, out.byteOffset + o * 4, (r1 - r0) * k);
+      for (let i = 0; i < u.length; i++) u[i] = d[r0 * k + i]! << 16;
+      return;
     }
+    for (let i = 0; i < (r1 - r0) * k; i++) out[o + i] = f16BitsToNumber(d[r0 * k + i]!);
   }
 }
 
+/** Runs the gather kernel for a table weight (ids of any shape → `[...ids.shape, in]`). */
+function gatherKernel(w: OrtFrozenWeight, ids: Tensor): Tensor {
+  if (ids.dtype !== 'int32') throw new Error(`${w.name}: ids must be int32, got ${ids.dtype}`);
+  return tf.engine().runKernel(GATHER_KERNEL, { ids }, { id: w.id } as never) as Tensor;
+}
+
+/** Calls `row(r, outOffset)` for each id, checked against the table. */
+function gatherEach(w: OrtFrozenWeight, ids: Int32Array, row: (r: number, o: number) => void): void {
+  for (let i = 0; i < ids.length; i++) {
+    const r = ids[i]!;
+    if (!(r >= 0 && r < w.outFeatures)) throw new Error(`${w.name}: token id ${r} is outside the table (${w.outFeatures} rows)`);
+    row(r, i * w.inFeatures);
+  }
+}
+
+/**
+ * Most values one `MatMulNBits` session holds. A larger weight (a vocabulary-sized table: 233 M values for
+ * Qwen2-1.5B) is split by rows into several sessions, because building a session holds the codes three times at
+ * once (ours, the graph's copy, onnxruntime's parse) plus the packed result: one session for Qwen2-1.5B's int8
+ * table lifted peak RSS by 1 GB while it was built, each 32 M-value slab by a seventh of that.
+ */
+const SLAB_VALUES = 32 * 2 ** 20;
+/** {@link SLAB_VALUES}, or `MULTI_TOKEN_ORT_SLAB_VALUES` (tests split small weights to check the slabs agree). */
+function slabValues(): number {
+  const env = Number(process.env.MULTI_TOKEN_ORT_SLAB_VALUES);
+  return Number.isInteger(env) && env > 0 ? env : SLAB_VALUES;
+}
+
+/** Rows `[r0, r1)` of a weight and the session that multiplies by them. */
+interface Slab {
+  r0: number;
+  r1: number;
+  session: OrtSession;
+}
+
+let outScratch = new Float32Array(0);
+function outScratchOf(n: number): Float32Array {
+  if (outScratch.length < n) outScratch = new Float32Array(n);
+  return outScratch.subarray(0, n);
+}
+
 class NBitsWeight extends OrtFrozenWeight {
-  private session: OrtSession | null;
+  private slabs: Slab[] = [];
   private readonly packedBytes: number;
   constructor(name: string, private matrix: NBitsMatrix | null, keep: boolean) {
     const m = matrix!;
     super(name, m.n, m.k, m.bits === 4 ? 'int4' : 'int8');
-    const scales = Float32Array.from(m.scales, f16BitsToNumber);
-    this.session = new OrtSession(
-      matMulNBitsGraph({ n: m.n, k: m.k, bits: m.bits, blockSize: m.groupSize, qweight: m.qweight, scales, qzeros: m.qzeros, accuracyLevel: accuracyLevel() }),
-      `MatMulNBits ${name} (int${m.bits}, [${m.n}, ${m.k}], group ${m.groupSize})`,
-    );
-    this.packedBytes = m.qweight.byteLength + scales.byteLength + (m.qzeros?.byteLength ?? 0);
+    const nb = blockCount(m);
+    const codeRow = nb * blobSize(m);
+    const zRow = zeroRowBytes(m);
+    const rowsPer = Math.max(1, Math.floor(slabValues() / m.k));
+    let bytes = 0;
+    for (let r0 = 0; r0 < m.n; r0 += rowsPer) {
+      const r1 = Math.min(m.n, r0 + rowsPer);
+      const scales = Float32Array.from(m.scales.subarray(r0 * nb, r1 * nb), f16BitsToNumber);
+      const qweight = m.qweight.subarray(r0 * codeRow, r1 * codeRow);
+      const qzeros = m.qzeros ? m.qzeros.subarray(r0 * zRow, r1 * zRow) : null;
+      const rows = r1 === m.n && r0 === 0 ? '' : ` rows ${r0}…${r1 - 1}`;
+      const session = new OrtSession(
+        matMulNBitsGraph({ n: r1 - r0, k: m.k, bits: m.bits, blockSize: m.groupSize, qweight, scales, qzeros, accuracyLevel: accuracyLevel() }),
+        `MatMulNBits ${name}${rows} (int${m.bits}, [${m.n}, ${m.k}], group ${m.groupSize})`,
+      );
+      this.slabs.push({ r0, r1, session });
+      const slabBytes = qweight.byteLength + scales.byteLength + (qzeros?.byteLength ?? 0);
+      bytes += slabBytes;
+      packed(slabBytes);
+    }
+    this.packedBytes = bytes;
     if (!keep) this.matrix = null;
   }
   get byteLength(): number {
     return this.packedBytes + (this.matrix ? this.matrix.qweight.byteLength + this.matrix.scales.byteLength + (this.matrix.qzeros?.byteLength ?? 0) : 0);
   }
   run(x: Float32Array, rows: number, y: Float32Array, transposed: boolean): void {
+    const n = this.outFeatures;
+    const k = this.inFeatures;
     if (!transposed) {
-      this.session!.run({ a: ortTensor('float32', x, [rows, this.inFeatures]) }, { y: ortTensor('float32', y, [rows, this.outFeatures]) });
+      const a = ortTensor('float32', x, [rows, k]);
+      for (const s of this.slabs) {
+        const w = s.r1 - s.r0;
+        // One slab, or one row: the slab's outputs are contiguous in y.
+        if (this.slabs.length === 1 || rows === 1) {
+          s.session.run({ a }, { y: ortTensor('float32', y.subarray(s.r0, s.r0 + rows * w), [rows, w]) });
+          continue;
+        }
+        const part = outScratchOf(rows * w);
+        s.session.run({ a }, { y: ortTensor('float32', part, [rows, w]) });
+        for (let i = 0; i < rows; i++) y.set(part.subarray(i * w, (i + 1) * w), i * n + s.r0);
+      }
       return;
     }
-    const w = dequantizeRows(this.codes('a gradient'), 0, this.outFeatures, scratchOf(this.outFeatures * this.inFeatures));
-    matMulSession(false, false).run(
-      { a: ortTensor('float32', x, [rows, this.outFeatures]), b: ortTensor('float32', w, [this.outFeatures, this.inFeatures]) },
-      { y: ortTensor('float32', y, [rows, this.inFeatures]) },
-    );
+    // dy · W = Σ over slabs of dy[:, slab] · W[slab, :], each slab dequantized in turn.
+    const m = this.codes('a gradient');
+    for (let si = 0; si < this.slabs.length; si++) {
+      const { r0, r1 } = this.slabs[si]!;
+      const w = r1 - r0;
+      const wf = dequantizeRows(m, r0, r1, scratchOf(w * k));
+      let dy = x;
+      if (this.slabs.length > 1) {
+        dy = outScratchOf(rows * w + (si > 0 ? rows * k : 0)).subarray(0, rows * w);
+        for (let i = 0; i < rows; i++) dy.set(x.subarray(i * n + r0, i * n + r1), i * w);
+      }
+      const into = si === 0 ? y : outScratch.subarray(rows * w, rows * w + rows * k);
+      matMulSession(false, false).run(
+        { a: ortTensor('float32', dy, [rows, w]), b: ortTensor('float32', wf, [w, k]) },
+        { y: ortTensor('float32', into, [rows, k]) },
+      );
+      if (si > 0) for (let i = 0; i < rows * k; i++) y[i]! += into[i]!;
+    }
   }
   private codes(why: string): NBitsMatrix {
     if (!this.matrix) {
@@ -140,10 +251,19 @@ class NBitsWeight extends OrtFrozenWeight {
   toFloat32(): Float32Array {
     return dequantizeRows(this.codes('widening to f32'));
   }
+  /** Only for an embedding table placed with its codes kept (the tied int8 table): lookups dequantize rows. */
+  gatherRows(ids: Tensor): Tensor {
+    this.codes('a lookup');
+    return gatherKernel(this, ids);
+  }
+  gatherInto(ids: Int32Array, out: Float32Array): void {
+    const m = this.codes('a lookup');
+    gatherEach(this, ids, (r, o) => dequantizeRows(m, r, r + 1, out.subarray(o, o + this.inFeatures)));
+  }
   override dispose(): void {
     super.dispose();
-    this.session?.dispose();
-    this.session = null;
+    for (const s of this.slabs) s.session.dispose();
+    this.slabs = [];
     this.matrix = null;
   }
 }
@@ -151,6 +271,7 @@ class NBitsWeight extends OrtFrozenWeight {
 /** Places a loaded Linear weight as `dtype` for the ORT engine (the `FrozenWeightPlacer` Node installs). */
 export function placeOrtWeight(name: string, src: WeightSource, dtype: WeightDType, opts: PlaceOptions): FrozenWeight {
   const [n, k] = weightShape(src);
+  if (opts.table) return placeTable(name, src, dtype, opts.table, n, k);
   switch (dtype) {
     case 'f32':
       return new FloatWeight(name, n, k, 'f32', weightToFloat32(src));
@@ -165,6 +286,20 @@ export function placeOrtWeight(name: string, src: WeightSource, dtype: WeightDTy
   }
 }
 
+/** The embedding table as src/lm/memory-plan.ts `tableDType` chose (the loader passes that choice as `dtype`). */
+function placeTable(name: string, src: WeightSource, dtype: WeightDType, use: 'lookup' | 'tied', n: number, k: number): FrozenWeight {
+  if (dtype === 'f32') return new FloatWeight(name, n, k, 'f32', weightToFloat32(src));
+  if (dtype === 'int8' || dtype === 'int4') return new NBitsWeight(name, weightToNBits(src, dtype === 'int4' ? 4 : 8, 32, name), true);
+  if (use === 'tied') return new FloatWeight(name, n, k, 'f16', weightToF16(src, name)); // f16 matmul through Cast
+  // Lookups only: keep the stored 16-bit values.
+  if (dtype === 'bf16' && src.kind === 'float' && src.raw.dtype === 'BF16') {
+    const d = src.raw.data;
+    const bits = d.byteOffset % 2 === 0 ? new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2) : new Uint16Array(d.slice().buffer);
+    return new FloatWeight(name, n, k, 'bf16', bits, true);
+  }
+  return new FloatWeight(name, n, k, 'f16', weightToF16(src, name));
+}
+
 /** Registers the kernels that run frozen-weight products (and embedding lookups) on `backendName` (wasm or cpu). */
 export function registerFrozenMatMulKernel(backendName: string): void {
   if (tf.getKernel(KERNEL, backendName)) return;
@@ -174,7 +309,7 @@ export function registerFrozenMatMulKernel(backendName: string): void {
     kernelFunc: ({ inputs, attrs, backend }) => {
       const { ids } = inputs as { ids: tf.TensorInfo };
       const w = registry.get((attrs as unknown as { id: number }).id);
-      if (!(w instanceof FloatWeight)) throw new Error(`${GATHER_KERNEL}: weight ${(attrs as unknown as { id: number }).id} is not an embedding table`);
+      if (!(w instanceof FloatWeight || w instanceof NBitsWeight)) throw new Error(`${GATHER_KERNEL}: weight ${(attrs as unknown as { id: number }).id} is not an embedding table`);
       const mem = kernelMemory(backendName, backend)!;
       const out = mem.output([...ids.shape, w.inFeatures]);
       w.gatherInto(mem.viewInt32(ids), out.values());

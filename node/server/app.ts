@@ -17,7 +17,7 @@ import { DEFAULT_BUDGETS, type Budgets } from './budgets.js';
 import { clientErrorHandler } from './client-errors.js';
 import { registerJsonParser } from './json-body.js';
 import { releaseWhenIdle } from './memory-release.js';
-import { mallocTrim } from './glibc-malloc.js';
+import { mallocTrim } from '../glibc-malloc.js';
 import { MediaPool } from './media-pool.js';
 import { recipeFor } from './media-recipes.js';
 import { MediaFetcher } from './media-fetch.js';

@@ -15,7 +15,7 @@ import { blobSize, blockCount, zeroRowBytes, type NBitsMatrix } from '../quant/n
 import { weightToFloat32 } from '../quant/weight-convert.js';
 import type { LlamaConfig } from './config.js';
 import { LlamaForCausalLM } from './llama.js';
-import { checkFits, linearDType, memoryBudget, type LinearPlan, type MemoryBudget } from './memory-plan.js';
+import { checkFits, linearDType, memoryBudget, tableDType, type LinearPlan, type MemoryBudget } from './memory-plan.js';
 
 export interface LoadLlamaOptions {
   /** How frozen Linear weights are held. Default: f32, or the checkpoint's bits when it is quantized. */
@@ -108,15 +108,19 @@ export async function loadLlamaWeights(config: LlamaConfig, weights: LazyWeights
   let embedding: FrozenWeight | undefined;
   try {
     // The table first: it is the largest single allocation, best made while little else is held. An engine holds
-    // it outside tfjs (f32: the lookups and a tied output projection read it there); otherwise it is a tfjs tensor.
-    const embedRaw = await weights.read('model.embed_tokens.weight');
-    const placed = placer?.('model.embed_tokens', { kind: 'float', raw: embedRaw }, 'f32', { gradients: opts.gradients ?? false });
+    // it outside tfjs, as tableDType says (the lookups and a tied output projection read it there); otherwise it
+    // is a tfjs tensor.
+    let embedRaw = await weights.read('model.embed_tokens.weight');
+    const tied = !plan.some((l) => l.module === 'lm_head');
+    const held = tableDType(dtype, tied, embedRaw.dtype);
+    const placed = placer?.('model.embed_tokens', { kind: 'float', raw: embedRaw }, held, { gradients: opts.gradients ?? false, table: tied ? 'tied' : 'lookup' });
     if (placed?.gatherRows) embedding = placed;
     else {
       placed?.dispose();
       tensors.set('model.embed_tokens.weight', rawToTensor(embedRaw, 'model.embed_tokens.weight'));
     }
     read += embedRaw.data.byteLength;
+    embedRaw = { ...embedRaw, data: new Uint8Array(0) }; // an async function's locals live to its end: let the bytes go
     opts.onProgress?.(read, total);
     for (const l of plan) {
       for (const s of ['weight', 'qweight', 'scales', 'qzeros', 'bias']) planned.add(`${l.module}.${s}`);

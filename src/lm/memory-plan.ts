@@ -76,6 +76,34 @@ export function linearDType(l: LinearPlan, dtype: WeightDType): WeightDType {
   return l.quantized ? dtype : 'f32'; // lm_head under int8/int4: as stored
 }
 
+/** How an engine holds the token embedding table: f32, as stored (16-bit, for lookups only), or int8. */
+export type TableDType = 'f32' | 'f16' | 'bf16' | 'int8';
+
+/**
+ * How an engine holds the embedding table, given the model-wide `dtype`, whether the table is also the output
+ * projection (tied embeddings and no `lm_head.*` in the checkpoint) and the table's stored safetensors dtype.
+ *
+ * - Used for lookups only: as stored when F16/BF16 (lookups widen rows exactly), else f32 — lossless either way.
+ * - Also the tied output projection under int8/int4: **int8, group 32** (MatMulNBits), one copy serving both the
+ *   lookups (rows dequantized) and the head. Why: at f32 the table is Qwen2-1.5B's largest tensor (0.93 GB of
+ *   its int4 model's 1.7 GB) and the head's matvec streams all of it per token; int8 is a quarter of that and,
+ *   unlike int4, moves the logits by about what int8 activations in the other Linears already do (see
+ *   docs/quantization.md). A checkpoint quantized with `--lm_head` has its own `lm_head.qweight`, so its table is
+ *   lookup-only.
+ * - Otherwise (the tied head under f32/f16/bf16): f32, so the head's product stays as accurate as the weights asked.
+ */
+export function tableDType(dtype: WeightDType, tiedHead: boolean, stored: string): TableDType {
+  if (!tiedHead) return stored === 'F16' ? 'f16' : stored === 'BF16' ? 'bf16' : 'f32';
+  return dtype === 'int8' || dtype === 'int4' ? 'int8' : 'f32';
+}
+
+/** Bytes the table takes held as `t` (int8: the codes kept for lookups plus onnxruntime's packed copy). */
+export function tableBytes(rows: number, cols: number, t: TableDType): number {
+  if (t === 'f32') return rows * cols * 4;
+  if (t === 'int8') return 2 * linearBytes(rows, cols, 'int8');
+  return rows * cols * 2;
+}
+
 /**
  * Estimated bytes of the loaded model. `engine` says whether frozen Linears are held outside tfjs (Node's
  * onnxruntime engine); without one every weight is a float32 tfjs tensor.
@@ -95,9 +123,12 @@ export function estimateMemory(weights: LazyWeights, linears: LinearPlan[], dtyp
     if (linearParts.has(name)) continue;
     const n = shapeSize(weights.info(name).shape);
     params += n;
-    // With an engine the embedding table is held there (f32), outside tfjs memory.
-    if (engine && name === 'model.embed_tokens.weight') frozen += n * 4;
-    else tfjs += n * 4;
+    // With an engine the embedding table is held there (see tableDType), outside tfjs memory.
+    if (engine && name === 'model.embed_tokens.weight') {
+      const info = weights.info(name);
+      const tied = !linears.some((l) => l.module === 'lm_head');
+      frozen += tableBytes(info.shape[0] ?? 1, n / (info.shape[0] || 1), tableDType(dtype, tied, info.dtype));
+    } else tfjs += n * 4;
   }
   return { total: tfjs + frozen, tfjs, params };
 }

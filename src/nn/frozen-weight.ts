@@ -50,6 +50,11 @@ export interface PlaceOptions {
   gradients: boolean;
   /** Group size when quantizing a float weight at load (default 32). */
   groupSize?: number;
+  /**
+   * The weight is the token embedding table and must support `gatherRows`: `lookup` when only rows are read
+   * (f16/bf16 then mean the stored 16-bit values, kept as they are), `tied` when it is also the output projection.
+   */
+  table?: 'lookup' | 'tied';
 }
 
 /**
