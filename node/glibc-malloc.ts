@@ -8,8 +8,7 @@
  * Measured (bench/RESULTS.md, "Hostile clients"): 35 s after a burst of 8 × 4 photos of 3000×2000 the server held
  * 1.96× its idle RSS, 320 MB of it in the worker threads' arenas.
  *
- * The fix is two calls glibc offers and Node does not bind, made through koffi (a maintained FFI library that ships
- * prebuilt binaries as per-platform packages, no install script):
+ * The fix is two calls glibc offers and Node does not bind (made through koffi, see glibc.ts):
  * - {@link fixMallocThresholds}, when `serve` starts: `mallopt` fixes the mmap and trim thresholds at glibc's
  *   initial 128 KiB (what `MALLOC_MMAP_THRESHOLD_=131072 MALLOC_TRIM_THRESHOLD_=131072` would do, but those are
  *   read only when a process starts, so a user would have to remember them, or `serve` re-execute itself). Large
@@ -21,7 +20,7 @@
  * Where there is no glibc (musl, macOS, Windows) or koffi does not load, both are no-ops and the server works the
  * same, holding more memory after bursts.
  */
-import { createRequire } from 'node:module';
+import { libc } from './glibc.js';
 
 /** glibc's `mallopt` parameters (malloc.h). */
 const M_TRIM_THRESHOLD = -1;
@@ -29,33 +28,9 @@ const M_MMAP_THRESHOLD = -3;
 /** glibc's initial (and documented default) mmap threshold; the trim threshold is set to the same. */
 export const FIXED_THRESHOLD_BYTES = 128 * 1024;
 
-interface Libc {
-  mallocTrim: (pad: number) => number;
-  mallopt: (param: number, value: number) => number;
-}
-let libc: Libc | null | undefined;
-
-function load(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  if (process.platform !== 'linux' || !header?.glibcVersionRuntime) return libc;
-  try {
-    const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-    const c = koffi.load('libc.so.6');
-    libc = {
-      mallocTrim: c.func('int malloc_trim(size_t pad)') as (pad: number) => number,
-      mallopt: c.func('int mallopt(int param, int value)') as (param: number, value: number) => number,
-    };
-  } catch {
-    libc = null;
-  }
-  return libc;
-}
-
 /** `malloc_trim(0)` of the C library as a function, or null where it cannot be called. */
 export function mallocTrim(): (() => void) | null {
-  const c = load();
+  const c = libc();
   return c ? () => void c.mallocTrim(0) : null;
 }
 
@@ -65,7 +40,7 @@ export function mallocTrim(): (() => void) | null {
  */
 export function fixMallocThresholds(env: NodeJS.ProcessEnv = process.env): boolean {
   if (env.MALLOC_MMAP_THRESHOLD_ !== undefined || env.MALLOC_TRIM_THRESHOLD_ !== undefined || /malloc\.(mmap|trim)_threshold/.test(env.GLIBC_TUNABLES ?? '')) return false;
-  const c = load();
+  const c = libc();
   if (!c) return false;
   return c.mallopt(M_MMAP_THRESHOLD, FIXED_THRESHOLD_BYTES) === 1 && c.mallopt(M_TRIM_THRESHOLD, FIXED_THRESHOLD_BYTES) === 1;
 }

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { Piscina } from 'piscina';
 import sjson from 'secure-json-parse';
 import { ApiError } from './errors.js';
+import { POOL_OPTIONS } from './pool-options.js';
 
 /** Bodies at least this large are parsed off the main thread. */
 export const OFF_THREAD_JSON_BYTES = 512 * 1024;
@@ -33,7 +34,7 @@ function refusal(e: unknown): ApiError {
 export function registerJsonParser(app: FastifyInstance): () => Promise<void> {
   // One thread is enough: parsing is fast, it just must not happen on the main thread. It is started (and its
   // module loaded) now: a thread started by the first large body would make that request wait seconds for it.
-  const pool = new Piscina({ ...workerFile(), minThreads: 1, maxThreads: 1 });
+  const pool = new Piscina({ ...workerFile(), ...POOL_OPTIONS, minThreads: 1, maxThreads: 1 });
   pool.on('error', (e: unknown) => process.stderr.write(`[multi-token] JSON worker failed: ${(e as Error)?.stack ?? String(e)}\n`));
   pool.run(new TextEncoder().encode('{}')).catch(() => {});
   app.removeContentTypeParser('application/json');

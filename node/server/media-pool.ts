@@ -11,6 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { MediaResult, MediaTask } from './media-worker.js';
+import { POOL_OPTIONS } from './pool-options.js';
 
 /** Pool settings. */
 export interface MediaPoolOptions {
@@ -47,6 +48,7 @@ export class MediaPool {
       minThreads,
       idleTimeout: opts.idleTimeoutMs ?? 30_000,
       concurrentTasksPerWorker: 1,
+      ...POOL_OPTIONS,
     });
     // A worker that dies (it cannot start, or crashes) fails its task; piscina replaces it. Without a listener
     // the 'error' event would end the process.
