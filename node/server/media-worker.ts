@@ -21,7 +21,7 @@ sharp.cache(false);
 // One libvips thread per operation (its default is one per core, for the whole process): the pool already runs one
 // worker per core, and a single large photo decoded on every core took the cores the model needs to answer the
 // other clients (bench/RESULTS.md "Hostile clients": a normal request beside a 12-MP photo).
-sharp.concurrency(Number(process.env.MULTI_TOKEN_VIPS_THREADS) || 1);
+sharp.concurrency(1);
 // Media preparation yields the cores to the model's threads (see thread-priority.ts); `MULTI_TOKEN_WORKER_NICE=0` turns it off.
 lowerThreadPriority(Number(process.env.MULTI_TOKEN_WORKER_NICE ?? 10));
 // A decoded photo is tens of megabytes of garbage once its pixels are resized: collect it when the queue pauses.
