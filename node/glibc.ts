@@ -1,5 +1,5 @@
 /**
- * The few C library calls Node does not bind and the server needs (malloc tuning, thread priority), made through
+ * The few C library calls Node does not bind and the server needs (`malloc_trim`, thread priority), made through
  * koffi: a maintained FFI library that ships prebuilt binaries as per-platform packages, with no install script.
  * Where there is no glibc (musl, macOS, Windows) or koffi does not load, {@link libc} is null and every caller
  * carries on without the call.
@@ -9,7 +9,6 @@ import { createRequire } from 'node:module';
 /** The bound functions. */
 export interface Libc {
   mallocTrim: (pad: number) => number;
-  mallopt: (param: number, value: number) => number;
   gettid: () => number;
   setpriority: (which: number, who: number, prio: number) => number;
 }
@@ -27,7 +26,6 @@ export function libc(): Libc | null {
     const c = koffi.load('libc.so.6');
     bound = {
       mallocTrim: c.func('int malloc_trim(size_t pad)') as Libc['mallocTrim'],
-      mallopt: c.func('int mallopt(int param, int value)') as Libc['mallopt'],
       gettid: c.func('int gettid(void)') as Libc['gettid'],
       setpriority: c.func('int setpriority(int which, unsigned int who, int prio)') as Libc['setpriority'],
     };

@@ -16,7 +16,6 @@ import { createServer, type ServerHandle } from '../server/app.js';
 import { DTYPE_HELP, dtypeOption, resolveDType } from './dtype-option.js';
 import type { WeightDType } from '../../src/nn/frozen-weight.js';
 import { DEFAULT_BUDGETS } from '../server/budgets.js';
-import { fixMallocThresholds } from '../glibc-malloc.js';
 
 /** Parsed `serve` options (snake_case, as the flags). */
 export interface ServeCliOptions {
@@ -68,8 +67,6 @@ const isLoopback = (host: string) => host === 'localhost' || host === '::1' || h
  */
 export async function serveCommand(o: ServeCliOptions): Promise<ServerHandle & { url: string }> {
   const log = (s: string) => process.stderr.write(`[multi-token] ${s}\n`);
-  // A server's memory must come back after a burst of large requests (see glibc-malloc.ts for why and the cost).
-  fixMallocThresholds();
   await initRuntime({ backend: o.backend });
   const dtype = resolveDType(o.dtype, o.load_bits, '--load_bits');
   const checkpoint = o.model_lora_path ?? o.model_name_or_path;

@@ -7,8 +7,10 @@
 import type { FastifyInstance } from 'fastify';
 import { Piscina } from 'piscina';
 import sjson from 'secure-json-parse';
+import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
-import { POOL_OPTIONS } from './pool-options.js';
+import { readBody } from './body-reader.js';
+import { POOL_OPTIONS, transferOf } from './pool-options.js';
 
 /** Bodies at least this large are parsed off the main thread. */
 export const OFF_THREAD_JSON_BYTES = 512 * 1024;
@@ -38,7 +40,9 @@ export function registerJsonParser(app: FastifyInstance): () => Promise<void> {
   pool.on('error', (e: unknown) => process.stderr.write(`[multi-token] JSON worker failed: ${(e as Error)?.stack ?? String(e)}\n`));
   pool.run(new TextEncoder().encode('{}')).catch(() => {});
   app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, async (_request: unknown, body: Buffer) => {
+  const limit = app.initialConfig.bodyLimit ?? 1024 * 1024;
+  app.addContentTypeParser('application/json', async (_request: unknown, payload: IncomingMessage) => {
+    const body = await readBody(payload, limit);
     if (body.length === 0) throw new ApiError(400, 'the request body is empty; send a JSON object', 'body');
     if (body.length < OFF_THREAD_JSON_BYTES) {
       try {
@@ -48,7 +52,8 @@ export function registerJsonParser(app: FastifyInstance): () => Promise<void> {
       }
     }
     try {
-      return await pool.run(body);
+      // Moved, not copied (readBody's buffer is the body's own): nothing reads it again.
+      return await pool.run(body, { transferList: transferOf(body) });
     } catch (e) {
       throw refusal(e);
     }

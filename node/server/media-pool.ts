@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { MediaResult, MediaTask } from './media-worker.js';
-import { POOL_OPTIONS } from './pool-options.js';
+import { POOL_OPTIONS, transferOf } from './pool-options.js';
 
 /** Pool settings. */
 export interface MediaPoolOptions {
@@ -57,9 +57,13 @@ export class MediaPool {
     return new MediaPool(pool);
   }
 
-  /** Prepares one item on a worker; rejects with the worker's error (its message says what was wrong). */
-  run(task: MediaTask): Promise<MediaResult> {
-    return this.pool.run(task) as Promise<MediaResult>;
+  /**
+   * Prepares one item on a worker; rejects with the worker's error (its message says what was wrong). With `move`
+   * the item's bytes are moved to the worker when they own their buffer (see {@link transferOf}) instead of copied:
+   * the caller must not read them again.
+   */
+  run(task: MediaTask, opts: { move?: boolean } = {}): Promise<MediaResult> {
+    return this.pool.run(task, opts.move ? { transferList: transferOf(task.bytes) } : {}) as Promise<MediaResult>;
   }
 
   /** Threads now running, and items waiting for one (for /health). */

@@ -36,7 +36,8 @@ export async function prepareRowMedia(
       if (!(item instanceof Uint8Array)) return;
       const where = param(m.dataKey, i);
       jobs.push(
-        pool.run({ recipe, bytes: item, maxPixels: budgets.maxImagePixels, maxSeconds: budgets.maxAudioSeconds, where }).then(
+        // Moved to the worker, not copied: the item is replaced by its prepared values, or the request fails.
+        pool.run({ recipe, bytes: item, maxPixels: budgets.maxImagePixels, maxSeconds: budgets.maxAudioSeconds, where }, { move: true }).then(
           (r) => {
             items[i] = new PreparedItem(KIND[recipe.kind], r.data, r.count);
           },
