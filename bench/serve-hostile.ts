@@ -269,20 +269,27 @@ try {
   const results = [];
   for (const c of CASES) {
     if (only && !only.has(c.name)) continue;
-    // Each case REPEAT times (the slow clients once: they take 10–60 s by design): one normal request per round is
-    // one sample of a latency that varies by ±30% even at idle, so the ratio is the median of the rounds.
-    const rounds = [];
-    for (let i = 0; i < (c.name.startsWith('slow') ? 1 : REPEAT); i++) {
+    // Each case REPEAT times: one normal request per round is one sample of a latency that varies by ±30% even at
+    // idle, so the ratio is the median of the rounds. The slow clients (10–60 s by design) run once, with REPEAT
+    // normal requests one second apart while they hold their connection.
+    const rounds: { hostile: Awaited<ReturnType<Case['run']>>; normal: Answer[]; health: number[] }[] = [];
+    const slow = c.name.startsWith('slow');
+    for (let i = 0; i < (slow ? 1 : REPEAT); i++) {
       const hostile = c.run(server.url);
-      // A normal client arriving just after the hostile one.
-      await new Promise((r) => setTimeout(r, 30));
-      const normal = post(server.url, '/v1/chat/completions', normalBody);
       const health = pingHealth(server.url, hostile);
-      rounds.push(await Promise.all([hostile, normal, health]));
+      const normal: Answer[] = [];
+      for (let j = 0; j < (slow ? REPEAT : 1); j++) {
+        // A normal client arriving just after the hostile one (and, beside a slow client, again each second).
+        await new Promise((r) => setTimeout(r, j === 0 ? 30 : 1000));
+        normal.push(await post(server.url, '/v1/chat/completions', normalBody));
+      }
+      rounds.push({ hostile: await hostile, normal, health: await health });
     }
-    const [h, n] = rounds.at(-1)!;
-    const lat = rounds.flatMap((r) => r[2]);
-    const normalMs = rounds.map((r) => r[1].ms);
+    const h = rounds.at(-1)!.hostile;
+    const n = rounds.at(-1)!.normal.at(-1)!;
+    const lat = rounds.flatMap((r) => r.health);
+    const normals = rounds.flatMap((r) => r.normal);
+    const normalMs = normals.map((r) => r.ms);
     let msg = h.body;
     try {
       msg = (JSON.parse(h.body) as { error?: { message?: string } }).error?.message ?? h.body;
@@ -297,8 +304,8 @@ try {
       health_p99_ms: round(pct(lat, 99)),
       health_max_ms: round(Math.max(...lat)),
       health_pings: lat.length,
-      normal_status: rounds.every((r) => r[1].status === n.status) ? n.status : Math.max(...rounds.map((r) => r[1].status)),
-      statuses: rounds.map((r) => r[0].status),
+      normal_status: normals.every((r) => r.status === n.status) ? n.status : Math.max(...normals.map((r) => r.status)),
+      statuses: rounds.map((r) => r.hostile.status),
       normal_ms: round(pct(normalMs, 50)),
       normal_ratio: round(pct(normalMs, 50) / idleNormalMs),
       normal_ratios: normalMs.map((ms) => round(ms / idleNormalMs)),

@@ -18,9 +18,8 @@ import { lowerThreadPriority } from '../thread-priority.js';
 
 // Decoded images are used once: libvips' operation cache would only keep their memory.
 sharp.cache(false);
-// One libvips thread per operation (its default is one per core, for the whole process): the pool already runs one
-// worker per core, and a single large photo decoded on every core took the cores the model needs to answer the
-// other clients (bench/RESULTS.md "Hostile clients": a normal request beside a 12-MP photo).
+// One libvips thread per operation on every platform (sharp's default is one per core except on glibc Linux, where
+// it is already 1): the pool runs one worker per core, and the model's threads need the rest.
 sharp.concurrency(1);
 // Media preparation yields the cores to the model's threads (see thread-priority.ts); `MULTI_TOKEN_WORKER_NICE=0` turns it off.
 lowerThreadPriority(Number(process.env.MULTI_TOKEN_WORKER_NICE ?? 10));
