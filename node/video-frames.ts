@@ -40,16 +40,24 @@ export async function hasFfmpeg(): Promise<boolean> {
   }
 }
 
-/** Duration in seconds of the first video stream (or of the container when the stream has none). */
-async function probeDuration(file: string): Promise<number> {
+/** A frame larger than the caller's pixel budget, found from the container's headers before any frame is decoded. */
+export class VideoFrameTooLargeError extends Error {
+  constructor(readonly label: string, readonly width: number, readonly height: number, readonly maxPixels: number) {
+    super(`${label} is a ${width}×${height} video (${(width * height).toLocaleString('en-US')} pixels a frame); the limit is ${maxPixels.toLocaleString('en-US')} pixels a frame`);
+    this.name = 'VideoFrameTooLargeError';
+  }
+}
+
+/** Duration in seconds and frame size of the first video stream, from the headers (ffprobe decodes nothing). */
+async function probeVideo(file: string): Promise<{ duration: number; width: number; height: number }> {
   const json = new TextDecoder().decode(
-    await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=duration:format=duration', '-of', 'json', file]),
+    await run('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=duration,width,height:format=duration', '-of', 'json', file]),
   );
-  const info = JSON.parse(json) as { streams?: { duration?: string }[]; format?: { duration?: string } };
+  const info = JSON.parse(json) as { streams?: { duration?: string; width?: number; height?: number }[]; format?: { duration?: string } };
   if (!info.streams || info.streams.length === 0) throw new Error('the file has no video stream');
   const d = Number(info.streams[0]?.duration ?? info.format?.duration);
   if (!(d > 0)) throw new Error('could not read the video duration');
-  return d;
+  return { duration: d, width: Number(info.streams[0]?.width ?? 0), height: Number(info.streams[0]?.height ?? 0) };
 }
 
 /** One frame at time `t` as PNG bytes. */
@@ -80,20 +88,22 @@ async function videoBytes(video: unknown, ctx: ImageLoadContext): Promise<Uint8A
  * `{path|url, start_time, end_time}`) with ffmpeg; returns them as PNG bytes (image items). Errors name the
  * video; without ffmpeg on the PATH they say to install it.
  */
-export async function ffmpegVideoFrames(video: unknown, numFrames: number, ctx: ImageLoadContext = {}): Promise<Uint8Array[]> {
+export async function ffmpegVideoFrames(video: unknown, numFrames: number, ctx: ImageLoadContext = {}, opts: { maxPixels?: number } = {}): Promise<Uint8Array[]> {
   const spec = parseVideoItem(video);
   const bytes = await videoBytes(spec.source, ctx);
   const dir = await mkdtemp(path.join(tmpdir(), 'multi-token-video-'));
   const file = path.join(dir, 'input');
   try {
     await writeFile(file, bytes);
-    let duration: number;
+    let probe: Awaited<ReturnType<typeof probeVideo>>;
     try {
-      duration = await probeDuration(file);
+      probe = await probeVideo(file);
     } catch (e) {
       const m = (e as Error).message;
       throw new Error(m === NO_VIDEO_DECODER ? `cannot decode ${spec.label}: ${m}` : `${spec.label} is not a readable video (${m})`);
     }
+    const { duration, width, height } = probe;
+    if (opts.maxPixels !== undefined && width * height > opts.maxPixels) throw new VideoFrameTooLargeError(spec.label, width, height, opts.maxPixels);
     const frames: Uint8Array[] = [];
     // Sequential: each ffmpeg already uses several threads, and order must follow time.
     for (const t of clipSampleTimes(duration, numFrames, spec)) {

@@ -9,9 +9,28 @@ import { loadImage } from '../src/media/image-input.js';
 import { PreparedItem } from '../src/media/prepared-item.js';
 import type { VisionClipModality } from '../src/modality/vision-clip/vision-clip.js';
 import type { WhisperAudioModality } from '../src/modality/audio-whisper/audio-whisper.js';
+import type { Modality } from '../src/modality/modality.js';
+import type { ChatRow } from '../src/chat/encode-chat.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { hasFfmpeg } from '../node/video-frames.js';
+import { prepareRowMedia } from '../node/server/media-prepare.js';
+import { DEFAULT_BUDGETS } from '../node/server/budgets.js';
+import { ApiError } from '../node/server/errors.js';
+import { missingTool } from './helpers/missing-tool.js';
 
-const pool = await MediaPool.start({ threads: 1 });
-after(() => pool.close());
+const started = await MediaPool.start({ threads: 1 });
+after(() => started.close());
+/** The pool, with results narrowed to prepared values (every item here is within its budgets). */
+const pool = {
+  run: async (task: Parameters<MediaPool['run']>[0]) => {
+    const r = await started.run(task);
+    if ('tooLarge' in r) throw new Error(`unexpectedly over a budget: ${r.tooLarge}`);
+    return r;
+  },
+};
 
 const lmm = await tinyServingModel();
 const vision = lmm.modalities.find((m) => m.dataKey === 'images') as VisionClipModality;
@@ -75,4 +94,30 @@ test('worker errors name what was wrong; the pixel backstop refuses before decod
   await assert.rejects(pool.run({ recipe: recipeFor(audio)!, bytes: toneWav(440, 3), ...limits, maxSeconds: 1, where: 'speech_audios[0]' }), /3\.0 s of audio; the limit is 1 s/);
   // The pool still works after failures.
   assert.equal((await pool.run({ recipe, bytes: patternPng([9, 9, 9]), ...limits })).count, 1);
+});
+
+const ffmpeg = await hasFfmpeg();
+
+test('a video whose frames are over the pixel budget is refused from its headers (413 naming the item); one within it is prepared', { skip: missingTool(ffmpeg ? false : 'ffmpeg/ffprobe not on PATH (apt-get install ffmpeg to run this)') }, async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'pool-video-'));
+  try {
+    const file = path.join(dir, 'v.mp4');
+    const made = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=s=320x240:r=4:d=1', '-pix_fmt', 'yuv420p', file]);
+    assert.equal(made.status, 0, made.stderr?.toString());
+    const bytes = new Uint8Array(await readFile(file));
+    const recipe = { kind: 'clip-video', processor: vision.processor.json, numFrames: 2 } as const;
+    assert.deepEqual(await started.run({ recipe, bytes, ...limits, maxPixels: 50_000, where: 'videos[0]' }), {
+      tooLarge: 'a 320×240 video (76,800 pixels a frame); this server accepts at most 50,000 (--max_image_pixels)',
+    });
+    assert.equal((await pool.run({ recipe, bytes, ...limits, where: 'videos[0]' })).count, 2);
+    // What a request sees: 413, naming the item.
+    const row = { messages: [{ role: 'user', content: '<video>' }], videos: [bytes] } as unknown as ChatRow;
+    const overBudget = { run: async () => ({ tooLarge: 'a 320×240 video (76,800 pixels a frame); this server accepts at most 50,000 (--max_image_pixels)' }) } as unknown as MediaPool;
+    await assert.rejects(
+      prepareRowMedia(row, [{ dataKey: 'videos' } as Modality], [recipe], overBudget, DEFAULT_BUDGETS, (k, i) => `${k}[${i}]`),
+      (e: ApiError) => e.status === 413 && e.param === 'videos[0]' && e.message.startsWith('videos[0] is a 320×240 video'),
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -39,6 +39,7 @@ export async function prepareRowMedia(
         // Moved to the worker, not copied: the item is replaced by its prepared values, or the request fails.
         pool.run({ recipe, bytes: item, maxPixels: budgets.maxImagePixels, maxSeconds: budgets.maxAudioSeconds, where }, { move: true }).then(
           (r) => {
+            if ('tooLarge' in r) throw new ApiError(413, `${where} is ${r.tooLarge}`, where, 'invalid_request_error', 'item_too_large');
             items[i] = new PreparedItem(KIND[recipe.kind], r.data, r.count);
           },
           (e: unknown) => {

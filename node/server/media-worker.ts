@@ -11,7 +11,9 @@ import { ClipImagePreprocessor } from '../../src/modality/vision-clip/clip-prepr
 import { loadTransformers } from '../../src/media/image-input.js';
 import { loadAudio } from '../../src/media/audio-input.js';
 import { loadWhisperFeatures, type WhisperFeatures } from '../../src/modality/audio-whisper/whisper-features.js';
-import { ffmpegVideoFrames } from '../video-frames.js';
+import { ffmpegVideoFrames, VideoFrameTooLargeError } from '../video-frames.js';
+
+const fmt = (n: number) => n.toLocaleString('en-US');
 import type { MediaRecipe } from './media-recipes.js';
 import { releaseWhenIdle } from './memory-release.js';
 import { lowerThreadPriority } from '../thread-priority.js';
@@ -38,11 +40,8 @@ export interface MediaTask {
   where: string;
 }
 
-/** The prepared values: `count` blocks of the modality's per-item size. */
-export interface MediaResult {
-  data: Float32Array;
-  count: number;
-}
+/** The prepared values (`count` blocks of the modality's per-item size), or why the item is over a budget. */
+export type MediaResult = { data: Float32Array; count: number } | { tooLarge: string };
 
 const processors = new Map<string, Promise<ClipImagePreprocessor>>();
 const extractors = new Map<string, Promise<WhisperFeatures>>();
@@ -99,7 +98,14 @@ async function prepare(task: MediaTask): Promise<MediaResult> {
     if (seconds > task.maxSeconds + 1) throw new Error(`decodes to ${seconds.toFixed(1)} s of audio; the limit is ${task.maxSeconds} s`);
     return { data: await features.extract(samples), count: 1 };
   }
-  const frames = await ffmpegVideoFrames(task.bytes, r.numFrames);
+  // The frame size comes from the container's headers: a video of huge frames is refused before ffmpeg decodes one.
+  let frames: Uint8Array[];
+  try {
+    frames = await ffmpegVideoFrames(task.bytes, r.numFrames, {}, { maxPixels: task.maxPixels });
+  } catch (e) {
+    if (e instanceof VideoFrameTooLargeError) return { tooLarge: `a ${e.width}×${e.height} video (${fmt(e.width * e.height)} pixels a frame); this server accepts at most ${fmt(e.maxPixels)} (--max_image_pixels)` };
+    throw e;
+  }
   if (frames.length === 0) throw new Error('no frames could be decoded');
   const parts: Float32Array[] = [];
   for (const f of frames) parts.push(await clipPixels(f, r.processor, false, task.maxPixels));
