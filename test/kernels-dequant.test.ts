@@ -8,7 +8,8 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { tf } from '../src/tf.js';
 import { numberToF16Bits } from '../src/io/half-float.js';
 import { DEQUANT_WGSL } from '../kernels/dequant.wgsl.js';
@@ -22,7 +23,6 @@ import { LM_RMSNORM_WGSL } from '../kernels/lm-rmsnorm.wgsl.js';
 import { LM_SWIGLU_WGSL } from '../kernels/lm-swiglu.wgsl.js';
 import { LM_SAMPLE_WGSL } from '../kernels/lm-sample.wgsl.js';
 import { dequantize, packQuantized, packedBytes, packedLayout } from '../kernels/packed-weight.js';
-import { registerWebGPUKernels } from '../kernels/register.js';
 import { checkDequant, dequantCases, packRandom } from './kernels-dequant-cases.js';
 
 const generated: Record<string, string> = {
@@ -88,22 +88,11 @@ test('packed layouts: group sizes that are not whole words are refused with the 
 
 let skip: string | false = false;
 before(async () => {
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) skip = 'tfjs webgpu backend failed to initialise';
-  registerWebGPUKernels();
+  skip = await startNodeWebGPU({ tfjsBackend: true });
 });
 
 test('dequant matvec/matmul kernels equal dequantize-then-tf.matMul on webgpu (every format, odd sizes)', { timeout: 120_000 }, async (t) => {
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
+  if (skip) return skipMissingTool(t, skip);
   const cases = dequantCases();
   let worst = 0;
   for (const [i, c] of cases.entries()) {
@@ -118,10 +107,7 @@ test('dequant matvec/matmul kernels equal dequantize-then-tf.matMul on webgpu (e
 });
 
 test('dequantMatMul runs the kernel on webgpu (one launch, no float copy of W)', async (t) => {
-  if (skip) {
-    t.skip(skip);
-    return;
-  }
+  if (skip) return skipMissingTool(t, skip);
   const c = { name: 'profile', format: 'q4' as const, M: 1, N: 16, K: 64, groupSize: 32, zeros: true };
   const { packedToTensors, dequantMatMul, disposePacked } = await import('../kernels/dequant-matmul.js');
   const pt = packedToTensors(packRandom(c, 1));

@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout } from '../src/splice/layout.js';
 import { mergeEmbeddings } from '../src/splice/splice.js';
@@ -73,14 +73,7 @@ test('registerWebGPUKernels is idempotent and the fast path declines off webgpu'
 
 let skip: string | false = false;
 before(async () => {
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    return;
-  }
-  await import('@tensorflow/tfjs-backend-webgpu');
-  if (!(await tf.setBackend('webgpu'))) skip = 'tfjs webgpu backend failed to initialise';
-  registerWebGPUKernels();
+  skip = await startNodeWebGPU({ tfjsBackend: true });
 });
 
 test('fused merge equals the plain merge and the reference splice bit for bit', { timeout: 60_000 }, async (t) => {

@@ -6,7 +6,8 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { loadLMM } from '../src/lmm/load.js';
@@ -25,12 +26,8 @@ import { f16BytesToFloat32, float32ToHalfBytes } from '../src/io/half-float.js';
 
 let skip: string | false = false;
 before(async () => {
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
+  skip = await startNodeWebGPU();
+  if (skip) return;
   await import('@tensorflow/tfjs-backend-webgpu');
 });
 
@@ -38,7 +35,7 @@ const row = { messages: [{ role: 'user' as const, content: 'Hello, who are you?'
 const files = (m: Map<string, Uint8Array | string>) => new MemorySource(Object.fromEntries(m));
 
 test('a q4 checkpoint loaded by loadLMM on webgpu stays packed and decodes like tfjs on its dequantized weights', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   await tf.setBackend('cpu');
   const lm = await makeTinyLMFiles({ arch: 'llama', seed: 4, hiddenSize: 64, numHiddenLayers: 2 });
   const { quantized, float } = quantizeFiles(lm, { bits: 4, groupSize: 32, sym: false });
@@ -78,7 +75,7 @@ test('a q4 checkpoint loaded by loadLMM on webgpu stays packed and decodes like 
 });
 
 test('the backward product dy · W through a packed frozen weight equals float32, and GPU dequantize equals dequantizeRows', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   assert.ok(await tf.setBackend('webgpu'));
   registerWebGPUKernels();
   try {

@@ -9,7 +9,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { tf } from '../src/tf.js';
 import { selectNodeBackend } from '../node/backend.js';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
 import { MemorySource } from '../src/io/source.js';
 import { loadLMM } from '../src/lmm/load.js';
 import { applyLora, ALL_LINEAR_TARGETS } from '../src/lora/lora.js';
@@ -30,8 +30,7 @@ const rows = vectorRows(12, 3);
 
 let skip: string | false = false;
 before(async () => {
-  const gpu = await initNodeWebGPU();
-  if (!gpu.ok) skip = `no WebGPU in Node: ${gpu.reason}`;
+  skip = await startNodeWebGPU();
 });
 
 interface Run {

@@ -7,7 +7,8 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { WeightStore } from '../src/io/weights.js';
@@ -25,12 +26,8 @@ let skip: string | false = false;
 let dev: LMDevice;
 before(async () => {
   await tf.setBackend('cpu');
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
+  skip = await startNodeWebGPU();
+  if (skip) return;
   dev = await requestLMDevice();
 });
 
@@ -119,7 +116,7 @@ test('plan: a quantized tensor with the wrong shape is named', async () => {
 });
 
 test('q4 Llama (asymmetric, group 16, untied lm_head): greedy tokens and logits equal tfjs on the dequantized weights, with either matvec shape', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   // `rows` is what a CPU adapter (SwiftShader, here) gets by default, `lanes` what GPUs get.
   for (const matvecShape of ['rows', 'lanes'] as const) {
     const lm = await checkModel(t, { arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false }, { matvecShape });
@@ -129,7 +126,7 @@ test('q4 Llama (asymmetric, group 16, untied lm_head): greedy tokens and logits 
 });
 
 test('q8 Qwen2 (symmetric, q|k|v biases, tied embeddings with a quantized lm_head copy): greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const lm = await checkModel(t, { arch: 'qwen2', bits: 8, groupSize: 32, sym: true, lmHead: true, seed: 11 });
   assert.equal(lm.plan.lmHead?.layout.format, 'q8', 'lm_head.qweight is used although the embeddings are tied');
   assert.equal(lm.plan.embed.layout.format, 'f32');
@@ -137,12 +134,12 @@ test('q8 Qwen2 (symmetric, q|k|v biases, tied embeddings with a quantized lm_hea
 });
 
 test('BF16 Mistral with a 4-position sliding window: greedy tokens and logits equal tfjs', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   (await checkModel(t, { arch: 'mistral', bits: null, dtype: 'BF16', extra: { sliding_window: 4 }, seed: 5 })).dispose();
 });
 
 test('an F32 checkpoint held as f16 (dtype "f16"): tokens equal tfjs on the f16-rounded weights', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const m = tinyQuantized({ arch: 'llama', bits: null, dtype: 'F32', seed: 9 });
   // The norms stay float32; every matrix (the embedding included) is rounded to f16.
   const rounded = new Map([...m.reference].map(([k, v]) => {
@@ -165,7 +162,7 @@ test('an F32 checkpoint held as f16 (dtype "f16"): tokens equal tfjs on the f16-
 });
 
 test('decode steady state: 6 dispatches per layer, one 4-byte readback per token, no buffer created per token', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const m = tinyQuantized({ arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false });
   const lm = await loadWebGPULM(new MemorySource(m.files), { device: dev, maxSeq: 48, prefillChunk: 5 });
   const device = dev.device;
@@ -206,7 +203,7 @@ test('decode steady state: 6 dispatches per layer, one 4-byte readback per token
 });
 
 test('modality rows: negative ids take projected rows, equal to tfjs with the spliced input embeddings', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const m = tinyQuantized({ arch: 'llama', bits: 4, groupSize: 16, sym: false, tieWordEmbeddings: false });
   const lm = await loadWebGPULM(new MemorySource(m.files), { device: dev, maxSeq: 48, prefillChunk: 5 });
   const ref = LlamaForCausalLM.fromWeights(m.config, new WeightStore(m.reference, 'reference'));

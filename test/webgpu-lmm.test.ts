@@ -6,7 +6,8 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { tf } from '../src/tf.js';
 import { MemorySource } from '../src/io/source.js';
 import { loadLMM } from '../src/lmm/load.js';
@@ -19,11 +20,7 @@ import { quantizeFiles } from './helpers/quantize-in-memory.js';
 let skip: string | false = false;
 before(async () => {
   await tf.setBackend('cpu');
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-  }
+  skip = await startNodeWebGPU();
 });
 
 const row = {
@@ -32,7 +29,7 @@ const row = {
 };
 
 test('a q4 LMM on the WebGPU engine answers like tfjs on the dequantized weights (vector rows spliced on the GPU)', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vector'], hiddenSize: 64, numHiddenLayers: 2, seed: 3 });
   const { quantized, float } = quantizeFiles(files, { bits: 4, groupSize: 16, sym: false });
   const gpu = await loadGpuLMM(new MemorySource(Object.fromEntries(quantized)), { maxSeq: 128 });

@@ -6,7 +6,8 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { GpuContext, requestLMDevice } from '../src/webgpu/gpu-context.js';
 import { SAMPLE_FIELDS, SAMPLE_STAGES, sampleKernel, uniformData } from '../src/webgpu/lm-shaders.js';
 
@@ -14,12 +15,8 @@ let skip: string | false = false;
 let ctx: GpuContext;
 let pipelines: GPUComputePipeline[];
 before(async () => {
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
+  skip = await startNodeWebGPU();
+  if (skip) return;
   ctx = new GpuContext((await requestLMDevice()).device);
   pipelines = [];
   for (const stage of SAMPLE_STAGES) {
@@ -112,7 +109,7 @@ function checkDraws(tokens: Int32Array, want: Map<number, number>, what: string)
 }
 
 test('greedy: argmax with the lowest id on ties, any vocabulary size', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   for (const V of [1, 7, 256, 1000, 151936]) {
     const l = Float32Array.from({ length: V }, (_, i) => -5 - Math.sin(i));
     l[V - 1] = 3;
@@ -125,7 +122,7 @@ test('greedy: argmax with the lowest id on ties, any vocabulary size', async (t)
 });
 
 test('temperature, top-k and top-p draw from the CPU sampler\'s distribution (chi-square), and never outside its cut', { timeout: 120_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const V = 1000;
   // A low background (together ~1e-3 of the probability), and six strong tokens at scattered ids.
   const l = Float32Array.from({ length: V }, (_, i) => -12 + 0.002 * i);
@@ -162,7 +159,7 @@ test('temperature, top-k and top-p draw from the CPU sampler\'s distribution (ch
 });
 
 test('draws are reproducible from (seed, position) and differ across seeds', async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const l = Float32Array.from({ length: 50 }, (_, i) => Math.sin(i * 3));
   const a = await sample(l, { temperature: 1, seed: 5 }, 40, 7);
   const b = await sample(l, { temperature: 1, seed: 5 }, 40, 7);

@@ -7,7 +7,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { initNodeWebGPU } from '../node/webgpu-node.js';
+import { startNodeWebGPU } from './helpers/node-webgpu.js';
+import { skipMissingTool } from './helpers/missing-tool.js';
 import { MemorySource, UrlSource } from '../src/io/source.js';
 import { loadWebGPULM } from '../src/webgpu/load-lm.js';
 import { SourceWeightBytes, UrlWeightBytes, type WeightBytes } from '../src/webgpu/weight-bytes.js';
@@ -18,12 +19,8 @@ import { tinyQuantized } from './helpers/tiny-quantized.js';
 let skip: string | false = false;
 let dev: LMDevice;
 before(async () => {
-  const status = await initNodeWebGPU();
-  if (!status.ok) {
-    skip = `no WebGPU in Node: ${status.reason}`;
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
+  skip = await startNodeWebGPU();
+  if (skip) return;
   dev = await requestLMDevice();
 });
 
@@ -62,7 +59,7 @@ class Counting implements WeightBytes {
 const odd = () => tinyQuantized({ arch: 'qwen2', bits: 4, groupSize: 16, hiddenSize: 66, intermediateSize: 90, numAttentionHeads: 3, numKeyValueHeads: 1, seed: 4 });
 
 test('chunks of 997 bytes (cutting words, rows and tensors) load the same weights as one piece', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   const m = odd();
   const src = new MemorySource(m.files);
   const whole = await loadWebGPULM(src, { device: dev, maxSeq: 32, dtype: 'f16' });
@@ -129,7 +126,7 @@ after(async () => {
 });
 
 test('over HTTP: range requests, each weight byte read once, in small pieces; a server without ranges works too', { timeout: 240_000 }, async (t) => {
-  if (skip) return t.skip(skip);
+  if (skip) return skipMissingTool(t, skip);
   // A 1 MB file (a 4096-token F32 embedding): fetch bodies arrive in pieces of at most 64 KB.
   const m = tinyQuantized({ arch: 'llama', bits: 4, groupSize: 32, seed: 6, vocabSize: 4096 });
   const reference = await loadWebGPULM(new MemorySource(m.files), { device: dev, maxSeq: 32 });
