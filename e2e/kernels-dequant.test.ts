@@ -6,17 +6,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { CHROMIUM_PATH, readResultPage, serveStatic, type StaticServer } from './chromium.js';
-
-const repo = fileURLToPath(new URL('..', import.meta.url));
+import { CHROMIUM_PATH, readResultPage } from './chromium.js';
+import { buildKernelPage, repoImport, type KernelPage } from './helpers/kernel-page.js';
+import { missingTool } from '../test/helpers/missing-tool.js';
 
 function entrySource(fromDir: string): string {
-  const at = (p: string) => JSON.stringify(relative(fromDir, join(repo, p)).replace(/\\/g, '/'));
+  const at = (p: string) => repoImport(fromDir, p);
   return `
 import '@tensorflow/tfjs-backend-webgpu';
 import { tf } from ${at('src/tf.ts')};
@@ -54,37 +49,17 @@ interface PageResult {
   worst: number;
 }
 
-const skip = existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`;
-let dir = '';
-let server: StaticServer | undefined;
+const skip = missingTool(existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`);
+let page: KernelPage | undefined;
 
 before(async () => {
-  if (skip) {
-    if (process.env.MULTI_TOKEN_REQUIRE_ALL === '1') throw new Error(skip);
-    return;
-  }
-  dir = await mkdtemp(join(tmpdir(), 'mt-dequant-page-'));
-  const src = join(dir, 'src');
-  await mkdir(src);
-  await writeFile(join(src, 'index.html'), '<!doctype html><meta charset="utf-8"><title>dequant kernels</title><pre id="result"></pre><script type="module" src="./main.js"></script>');
-  await writeFile(join(src, 'main.js'), entrySource(src));
-  await build({
-    configFile: false,
-    root: src,
-    logLevel: 'error',
-    resolve: { alias: { '@tensorflow/tfjs-backend-webgpu': join(repo, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/index.js') } },
-    build: { outDir: join(dir, 'dist'), emptyOutDir: true, minify: false, target: 'es2022', reportCompressedSize: false },
-  });
-  server = await serveStatic(join(dir, 'dist'));
+  if (!skip) page = await buildKernelPage('dequant kernels', entrySource);
 });
 
-after(async () => {
-  await server?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+after(() => page?.close());
 
 test('dequant kernels equal dequantize-then-tf.matMul in headless Chromium (every format, odd sizes)', { skip, timeout: 300_000 }, async (t) => {
-  const r = await readResultPage<PageResult>(server!.url, { webgpu: true, timeoutMs: 280_000 });
+  const r = await readResultPage<PageResult>(page!.url, { webgpu: true, timeoutMs: 280_000 });
   t.diagnostic(`adapter: ${r.adapter}; ${r.passed}/${r.cases} cases within tolerance (worst ${r.worst.toFixed(3)} of it)`);
   assert.deepEqual(r.errors, []);
   assert.match(r.adapter ?? '', /swiftshader/i);

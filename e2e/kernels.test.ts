@@ -8,19 +8,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
-import { CHROMIUM_PATH, readResultPage, serveStatic, type StaticServer } from './chromium.js';
+import { CHROMIUM_PATH, readResultPage } from './chromium.js';
+import { buildKernelPage, repoImport, type KernelPage } from './helpers/kernel-page.js';
 import { missingTool } from '../test/helpers/missing-tool.js';
 
-const repo = fileURLToPath(new URL('..', import.meta.url));
 
 /** The page: runs every case, then the small bench shape; reports JSON in #result and sets data-done. */
 function entrySource(fromDir: string): string {
-  const at = (p: string) => JSON.stringify(relative(fromDir, join(repo, p)).replace(/\\/g, '/'));
+  const at = (p: string) => repoImport(fromDir, p);
   return `
 import '@tensorflow/tfjs-backend-webgpu';
 import { tf } from ${at('src/tf.ts')};
@@ -70,34 +65,16 @@ interface PageResult {
 
 // Skips without Chromium, except under MULTI_TOKEN_REQUIRE_ALL=1 (CI), where the launch then fails.
 const skip = missingTool(existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`);
-let dir = '';
-let server: StaticServer | undefined;
+let page: KernelPage | undefined;
 
 before(async () => {
-  if (skip) return;
-  dir = await mkdtemp(join(tmpdir(), 'mt-kernels-page-'));
-  const src = join(dir, 'src');
-  await mkdir(src);
-  await writeFile(join(src, 'index.html'), '<!doctype html><meta charset="utf-8"><title>kernels</title><pre id="result"></pre><script type="module" src="./main.js"></script>');
-  await writeFile(join(src, 'main.js'), entrySource(src));
-  await build({
-    configFile: false,
-    root: src,
-    logLevel: 'error',
-    // The entry lives outside the repo, so bare imports are resolved from the repo's node_modules.
-    resolve: { alias: { '@tensorflow/tfjs-backend-webgpu': join(repo, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist/index.js') } },
-    build: { outDir: join(dir, 'dist'), emptyOutDir: true, minify: false, target: 'es2022', reportCompressedSize: false },
-  });
-  server = await serveStatic(join(dir, 'dist'));
+  if (!skip) page = await buildKernelPage('kernels', entrySource);
 });
 
-after(async () => {
-  await server?.close();
-  if (dir) await rm(dir, { recursive: true, force: true });
-});
+after(() => page?.close());
 
 test('the merge kernel is bit-exact with the reference in headless Chromium, gradients too', { skip, timeout: 120_000 }, async (t) => {
-  const r = await readResultPage<PageResult>(server!.url, { webgpu: true, timeoutMs: 100_000 });
+  const r = await readResultPage<PageResult>(page!.url, { webgpu: true, timeoutMs: 100_000 });
   t.diagnostic(`adapter: ${r.adapter}; ${r.forward}/${r.cases} layouts bit-exact; ${r.gradients} gradient checks passed`);
   t.diagnostic(`composite flushed ${r.flushedByComposite} subnormals; d table bit-exact vs reference in ${r.tableBitExactVsReference}`);
   t.diagnostic(`bench (Chromium, SwiftShader): ${JSON.stringify(r.bench)}`);
