@@ -8,6 +8,7 @@ import { BlobWeightBytes, UrlWeightBytes, type WeightBytes } from '../../src/web
 import { CACHE_NAME } from './model-cache.js';
 import type { PickedFolderSource } from './file-source.js';
 import type { LoadProgress } from './model-loader.js';
+import { countedBody } from './counted-body.js';
 
 /** Weight bytes of a model at a URL: straight from the server, or through Cache Storage when `cacheKey` is set. */
 export function urlWeightBytes(baseUrl: string, cacheKey: string | null, report: (p: LoadProgress) => void): WeightBytes {
@@ -30,17 +31,7 @@ async function cachedBlob(url: string, key: string, name: string, report: (p: Lo
   }
   const res = await fetch(url);
   if (!res.ok || !res.body) throw new ModelFileError(`could not fetch ${url}: HTTP ${res.status}`);
-  const total = Number(res.headers.get('content-length')) || 0;
-  let loaded = 0;
-  const counted = res.body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, ctl) {
-        loaded += chunk.byteLength;
-        report({ file: { name: `${name} → browser cache`, loaded, total } });
-        ctl.enqueue(chunk);
-      },
-    }),
-  );
+  const { body: counted, total } = countedBody(res, (loaded, total) => report({ file: { name: `${name} → browser cache`, loaded, total } }));
   await cache.put(key, new Response(counted, { headers: total ? { 'Content-Length': String(total) } : {} }));
   const stored = await cache.match(key);
   if (!stored) throw new ModelFileError(`${name} could not be kept in the browser cache`);

@@ -10,6 +10,7 @@ import { CachedSource, cacheAvailable, cacheOnlySource, pickedCacheKey, urlCache
 import type { PickedFolderSource } from './file-source.js';
 import type { GpuLMM } from '../../src/webgpu/gpu-lmm.js';
 import { maybeLoadGpuLMM, type GpuLoadOptions } from './gpu-loader.js';
+import { countedBody } from './counted-body.js';
 
 /** Where to load from. */
 export type ModelChoice =
@@ -43,26 +44,13 @@ export interface LoadedModel {
   cacheWarning: string | null;
 }
 
-/**
- * A fetch that counts the body's bytes as they arrive, so a large `model.safetensors` shows progress rather
- * than a frozen page. HEAD requests and bodiless responses pass through.
- */
+/** A fetch that counts each body's bytes as they arrive (countedBody). HEAD requests and bodiless responses pass through. */
 function progressFetch(onBytes: (url: string, loaded: number, total: number) => void): typeof fetch {
   return async (input, init) => {
     const res = await fetch(input, init);
     if (!res.body || init?.method === 'HEAD' || !res.ok) return res;
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    const total = Number(res.headers.get('content-length')) || 0;
-    let loaded = 0;
-    const counted = res.body.pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, ctl) {
-          loaded += chunk.byteLength;
-          onBytes(url, loaded, total);
-          ctl.enqueue(chunk);
-        },
-      }),
-    );
+    const { body: counted } = countedBody(res, (loaded, total) => onBytes(url, loaded, total));
     return new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers });
   };
 }
