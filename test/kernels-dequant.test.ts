@@ -6,10 +6,9 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startNodeWebGPU } from './helpers/node-webgpu.js';
 import { skipMissingTool } from './helpers/missing-tool.js';
+import { checkGeneratedWgsl } from './helpers/generated-wgsl.js';
 import { tf } from '../src/tf.js';
 import { numberToF16Bits } from '../src/io/half-float.js';
 import { DEQUANT_WGSL } from '../kernels/dequant.wgsl.js';
@@ -39,18 +38,7 @@ const generated: Record<string, string> = {
 };
 
 test('kernels/{dequant*,lm-*}.wgsl.ts are generated from their .wgsl sources', () => {
-  for (const [file, value] of Object.entries(generated)) {
-    const path = fileURLToPath(new URL(`../kernels/${file}`, import.meta.url));
-    const source = readFileSync(path, 'utf8');
-    if (source !== value && process.env.UPDATE_WGSL === '1') {
-      const ts = readFileSync(`${path}.ts`, 'utf8');
-      const start = ts.indexOf('export const ');
-      const name = /export const (\w+)/.exec(ts)![1];
-      writeFileSync(`${path}.ts`, `${ts.slice(0, start)}export const ${name} = ${JSON.stringify(source)};\n`);
-      continue;
-    }
-    assert.equal(value, source, `kernels/${file} changed: rerun this test with UPDATE_WGSL=1 to regenerate ${file}.ts`);
-  }
+  checkGeneratedWgsl(generated);
 });
 
 const f16 = (v: number) => [numberToF16Bits(v) & 255, numberToF16Bits(v) >> 8];

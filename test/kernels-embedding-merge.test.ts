@@ -5,8 +5,6 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { startNodeWebGPU } from './helpers/node-webgpu.js';
 import { tf } from '../src/tf.js';
 import { buildSpliceLayout } from '../src/splice/layout.js';
@@ -19,6 +17,7 @@ import { buildRowIndex, mergeEmbeddingsWebGPU } from '../kernels/embedding-merge
 import { registerWebGPUKernels } from '../kernels/register.js';
 import { checkForward, checkGradients, mergeCases } from './kernels-merge-cases.js';
 import { skipMissingTool } from './helpers/missing-tool.js';
+import { checkGeneratedWgsl } from './helpers/generated-wgsl.js';
 
 const generated: Record<string, string> = {
   'embedding-merge.wgsl': EMBEDDING_MERGE_WGSL,
@@ -26,18 +25,7 @@ const generated: Record<string, string> = {
 };
 
 test('kernels/*.wgsl.ts are generated from kernels/*.wgsl', () => {
-  for (const [file, value] of Object.entries(generated)) {
-    const path = fileURLToPath(new URL(`../kernels/${file}`, import.meta.url));
-    const source = readFileSync(path, 'utf8');
-    if (source !== value && process.env.UPDATE_WGSL === '1') {
-      const ts = readFileSync(`${path}.ts`, 'utf8');
-      const start = ts.indexOf('export const ');
-      const name = /export const (\w+)/.exec(ts)![1];
-      writeFileSync(`${path}.ts`, `${ts.slice(0, start)}export const ${name} = ${JSON.stringify(source)};\n`);
-      continue;
-    }
-    assert.equal(value, source, `kernels/${file} changed: rerun this test with UPDATE_WGSL=1 to regenerate ${file}.ts`);
-  }
+  checkGeneratedWgsl(generated);
 });
 
 test('buildRowIndex encodes ids and projected rows, groupPositionsByToken groups text positions, bad ids are named', () => {
