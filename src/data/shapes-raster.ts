@@ -27,6 +27,11 @@ export interface ShapeSpec {
   cx: number;
   cy: number;
   r: number;
+  /**
+   * Draw in this RGB colour instead of the palette's `colour` (vision pretraining's colour jitter, which keeps
+   * the tower from tying a shape's kind to the few colours it was seen in). Dataset rows never set it.
+   */
+  rgb?: readonly [number, number, number];
 }
 
 /** A picture: a square canvas of `size` pixels and the shapes drawn on it, in painting order. */
@@ -143,7 +148,7 @@ export function renderScene(scene: Scene): RGBAImage {
   for (let i = 0; i < n * n; i++) acc.set(BACKGROUND, i * 3);
   for (const s of scene.shapes) {
     const poly = outline(s);
-    const col = SHAPE_COLOURS[s.colour];
+    const col = s.rgb ?? SHAPE_COLOURS[s.colour];
     const reach = BOUND * s.r + 1;
     const x0 = Math.max(0, Math.floor(s.cx - reach));
     const x1 = Math.min(n - 1, Math.ceil(s.cx + reach));
