@@ -91,3 +91,31 @@ test('dataset synth-shapes --holdout: a bad rule is a clear error (exit code 2)'
   assert.equal(code, 2);
   assert.match(lines.join('\n'), /holdout rule: radii\[0\] must be \[lo, hi\]/);
 });
+
+test('dataset synth-shapes --test_mix: the test splits follow their own question mix, training keeps --mix', async () => {
+  const root = await mkdtemp(path.join(tmpdir(), 'mt-test-mix-'));
+  try {
+    const out = path.join(root, 'data');
+    const lines: string[] = [];
+    const io = { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+    const code = await runDatasetSynthShapes(
+      { out, n: 40, nTest: 36, seed: 5, holdout: 'default', mix: 'caption=3,exists=1', testMix: 'caption=1,colour=1,shape=1,count=1,compare=1,exists=1' },
+      io,
+    );
+    assert.equal(code, 0, lines.join('\n'));
+    const meta = (await readFile(path.join(out, 'meta.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Meta);
+    const types = (split: string) => {
+      const n: Record<string, number> = {};
+      for (const m of meta.filter((x) => x.split === split)) n[m.question_type] = (n[m.question_type] ?? 0) + 1;
+      return n;
+    };
+    assert.deepEqual(types('train'), { caption: 30, exists: 10 });
+    const even = { caption: 6, colour: 6, shape: 6, count: 6, compare: 6, exists: 6 };
+    for (const split of ['test', 'test_regions', 'test_pairs']) assert.deepEqual(types(split), even, split);
+    const info = JSON.parse(await readFile(path.join(out, 'info.json'), 'utf8'));
+    assert.deepEqual(info.mix, { caption: 3, exists: 1 });
+    assert.deepEqual(info.test_mix, { caption: 1, colour: 1, shape: 1, count: 1, compare: 1, exists: 1 });
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});

@@ -104,9 +104,9 @@ export function runDatasetCheck(
   });
 }
 
-/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--holdout default|FILE|JSON] [--audio] [--absolute_paths]` */
+/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--audio] [--absolute_paths]` */
 export function runDatasetSynthShapes(
-  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; holdout?: string; audio?: boolean; absolutePaths?: boolean },
+  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; audio?: boolean; absolutePaths?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
@@ -117,6 +117,7 @@ export function runDatasetSynthShapes(
       nTest: opts.nTest === undefined ? undefined : intOf('n_test', opts.nTest, 1),
       imageSize: opts.imageSize === undefined ? undefined : intOf('image_size', opts.imageSize, 32),
       mix: opts.mix ? parseMix(opts.mix) : undefined,
+      testMix: opts.testMix ? parseMix(opts.testMix) : undefined,
       holdout: opts.holdout === undefined ? undefined : await holdoutFromSpec(opts.holdout),
       audio: opts.audio,
       absolutePaths: opts.absolutePaths,
@@ -176,13 +177,14 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .option('--n_test <n>', 'held-out rows (default max(20, n/10))')
     .option('--image_size <px>', 'canvas size', '64')
     .option('--mix <spec>', `question-type weights, e.g. colour=3,shape=3 (types: ${QUESTION_TYPES.join(', ')})`)
+    .option('--test_mix <spec>', 'question-type weights of the test splits (default: --mix)')
     .option('--holdout <rule>', 'keep regions of scene space out of training: "default", "none", a JSON file or inline JSON {positions, radii, pairs}')
     .option('--audio', 'also write tone (and, with espeak-ng, spoken) audio rows')
     .option('--absolute_paths', 'write absolute media paths')
     .action(async (o) =>
       done(
         await runDatasetSynthShapes(
-          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, holdout: o.holdout, audio: o.audio, absolutePaths: o.absolute_paths },
+          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, audio: o.audio, absolutePaths: o.absolute_paths },
           io,
         ),
       ),

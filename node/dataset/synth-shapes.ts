@@ -36,6 +36,11 @@ export interface SynthShapesOptions {
   /** Question-type weights; default `DEFAULT_MIX`. */
   mix?: Partial<Record<QuestionType, number>>;
   /**
+   * Question-type weights of the test splits; default `mix`. A training mix tilted towards the hard types would
+   * otherwise leave a few dozen test rows of the easy ones, too few to measure them.
+   */
+  testMix?: Partial<Record<QuestionType, number>>;
+  /**
    * Regions of scene space kept out of training (`src/data/shapes-holdout.ts`). With a rule, `train` and `test`
    * hold only in-distribution rows, and `test_regions` / `test_pairs` (`nTest` rows each) the held-out ones.
    */
@@ -140,6 +145,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   if (!Number.isInteger(size) || size < 32) throw new Error(`synth-shapes: --image_size must be an integer ≥ 32 (got ${size})`);
   const nTest = opts.nTest ?? Math.max(20, Math.round(opts.n / 10));
   const mix = opts.mix ?? DEFAULT_MIX;
+  const testMix = opts.testMix ?? mix;
   const out = path.resolve(opts.out);
   await prepareOut(out);
   const media = (rel: string) => (opts.absolutePaths ? path.join(out, rel) : rel);
@@ -148,7 +154,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const holdout = opts.holdout;
   const splits: Record<string, ShapesExample[]> = {};
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
-    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix, seen, holdout: holdout && { rule: holdout, keep: p.keep! } });
+    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! } });
   }
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
@@ -196,7 +202,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
     // The rule that made the split: train/test never show or name what it holds out; test_regions and
     // test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };
