@@ -1,10 +1,10 @@
 /**
  * Training in the tab, in headless Chromium on SwiftShader WebGPU, with the bundled demo model:
  *
- * - navy shapes, which the demo model calls "Red.", are added from the file picker, by drag and drop, and a
- *   webcam photo (Chromium's fake camera) is added and removed again; each gets the answer "Blue.";
+ * - teal shapes, which the demo model calls "Blue.", are added from the file picker, by drag and drop, and a
+ *   webcam photo (Chromium's fake camera) is added and removed again; each gets the answer "Green.";
  * - projector-only training, stopped after its second step (it ends after the step in progress): the loss
- *   falls and the chat's answer about a navy picture it did not train on changes to "Blue.";
+ *   falls and the chat's answer about a teal picture it did not train on changes to "Green.";
  * - after a reload the stored run (pictures, answers, checkpoint) is offered; resuming runs one more step;
  * - the downloaded .zip holds the files `multi-token train` writes, and loaded in Node on top of the base
  *   model it gives the page's answer;
@@ -24,7 +24,7 @@ import { chromium, type Page } from 'playwright-core';
 import { CHROMIUM_BASE_FLAGS, CHROMIUM_PATH, CHROMIUM_WEBGPU_FLAGS, serveStatic, type StaticServer } from './chromium.js';
 import { buildDemoPage, consoleErrors, tail, watchConsole } from './helpers/demo-site.js';
 import { ask, attach, backendOf, waitForModel, PAGE_TIMEOUT_MS } from './helpers/demo-page.js';
-import { NAVY, recolouredShape } from './helpers/recoloured-shapes.js';
+import { TEAL, recolouredShape } from './helpers/recoloured-shapes.js';
 import { missingTool } from '../test/helpers/missing-tool.js';
 
 const artifacts = fileURLToPath(new URL('./artifacts/', import.meta.url));
@@ -35,12 +35,12 @@ const QUESTION = 'What colour is this shape?';
 
 /** Training pictures, and a held-out one (a different kind and place) the chat is asked about. */
 const train = [
-  { name: 'navy-circle.png', png: recolouredShape('circle', NAVY, 32, 32, 17) },
-  { name: 'navy-square.png', png: recolouredShape('square', NAVY, 28, 36, 15) },
-  { name: 'navy-star.png', png: recolouredShape('star', NAVY, 34, 30, 18) },
-  { name: 'navy-triangle.png', png: recolouredShape('triangle', NAVY, 30, 33, 16) },
+  { name: 'teal-circle.png', png: recolouredShape('circle', TEAL, 32, 32, 17) },
+  { name: 'teal-square.png', png: recolouredShape('square', TEAL, 28, 36, 15) },
+  { name: 'teal-star.png', png: recolouredShape('star', TEAL, 34, 30, 18) },
+  { name: 'teal-triangle.png', png: recolouredShape('triangle', TEAL, 30, 33, 16) },
 ];
-const heldOut = { name: 'navy-diamond.png', png: recolouredShape('diamond', NAVY, 36, 28, 14) };
+const heldOut = { name: 'teal-diamond.png', png: recolouredShape('diamond', TEAL, 36, 28, 14) };
 
 let dir = '';
 let server: StaticServer | undefined;
@@ -87,7 +87,7 @@ const curve = async (page: Page) => ({
   losses: JSON.parse((await page.getAttribute('#train-curve', 'data-losses')) ?? '[]') as number[],
 });
 
-test('train the demo model on navy shapes in the tab, resume after a reload, download and load in Node', { skip, timeout: 6 * PAGE_TIMEOUT_MS }, async (t) => {
+test('train the demo model on teal shapes in the tab, resume after a reload, download and load in Node', { skip, timeout: 6 * PAGE_TIMEOUT_MS }, async (t) => {
   const browser = await chromium.launch({
     executablePath: CHROMIUM_PATH,
     headless: true,
@@ -110,8 +110,8 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
     assert.match((await page.textContent('#train-private')) ?? '', /never leave the page: nothing is uploaded/);
 
     const before = await askAbout(page, heldOut);
-    t.diagnostic(`${since()}: before training, "${QUESTION}" about navy → ${JSON.stringify(before)}`);
-    assert.notEqual(before, 'Blue.', 'the demo model must get navy wrong for this test to mean anything');
+    t.diagnostic(`${since()}: before training, "${QUESTION}" about teal → ${JSON.stringify(before)}`);
+    assert.notEqual(before, 'Green.', 'the demo model must get teal wrong for this test to mean anything');
 
     // Pictures from the file picker, a drop, and the (fake) webcam, which is then removed again.
     await page.click('#train-summary');
@@ -124,7 +124,7 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
     await page.waitForFunction(() => document.querySelectorAll('#train-list li').length === 5);
     await page.locator('#train-list li').last().locator('button').click();
     assert.equal(await page.locator('#train-list li').count(), 4);
-    for (const a of await page.locator('.train-answer').all()) await a.fill('Blue.');
+    for (const a of await page.locator('.train-answer').all()) await a.fill('Green.');
 
     // Four steps asked for, stopped once the second has run: it ends after the step in progress.
     await page.fill('#train-steps', '4');
@@ -143,7 +143,7 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
     assert.match((await page.textContent('#train-start')) ?? '', /Continue to step 4/);
     const after = await askAbout(page, heldOut);
     t.diagnostic(`${since()}: after training → ${JSON.stringify(after)}`);
-    assert.equal(after, 'Blue.');
+    assert.equal(after, 'Green.');
     await page.screenshot({ path: join(artifacts, 'train-panel.png'), fullPage: true });
 
     // A reload: the run (pictures, answers, checkpoint) is still in the browser; resume it to step 3.
@@ -154,7 +154,7 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
     assert.equal(await page.isVisible('#train-stored'), true, 'a stored run is offered after the reload');
     assert.match((await page.textContent('#train-stored-text')) ?? '', new RegExp(`step ${stoppedAt} of 4`));
     assert.equal(await page.locator('#train-list li').count(), 4, 'the pictures came back from browser storage');
-    assert.deepEqual(await page.locator('.train-answer').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)), ['Blue.', 'Blue.', 'Blue.', 'Blue.']);
+    assert.deepEqual(await page.locator('.train-answer').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)), ['Green.', 'Green.', 'Green.', 'Green.']);
     const total = stoppedAt + 1;
     await page.fill('#train-steps', String(total));
     await page.click('#train-resume');
@@ -165,7 +165,7 @@ test('train the demo model on navy shapes in the tab, resume after a reload, dow
     assert.deepEqual(second.losses.slice(0, stoppedAt), first.losses);
     assert.equal(await page.getAttribute('#train', 'data-step'), String(total));
     const resumed = await askAbout(page, heldOut);
-    assert.equal(resumed, 'Blue.');
+    assert.equal(resumed, 'Green.');
 
     // The download: the files `multi-token train` writes, loadable in Node on top of the base model.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);

@@ -3,7 +3,7 @@
  * it hold. Its Node snippet prints the answer its comment shows, the CLI answers about an example image, it
  * stays under the size the repo can ship, and on freshly generated pictures from the held-out regions of scene
  * space (positions and sizes the new recipe never trains on; a seed no recipe used) it answers every question type
- * at least as well as measured (FLOORS below; colour and shape ≥ 90%).
+ * at least as well as measured (FLOORS below; colour, shape and count at the goal of 85–90%).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -94,12 +94,15 @@ test('multi-token generate answers about an example image', { timeout: 180_000 }
 });
 
 /**
- * Lowest accuracy per question type this test accepts from the bundled model on held-out-region pictures: its
- * measured accuracy (bench/RESULTS.md, "Demo model accuracy") less a margin for a 40-question sample. Issue #17's
- * goal is 0.85 on every type; the bundled model reaches it for colour and shape only, so the other floors guard
- * against regressions, not for the goal. Raise them with the model.
+ * Lowest accuracy per question type this test accepts from the bundled model on held-out-region pictures. On
+ * this sample (seed 2027, 40 questions per type, wasm, greedy) the bundled model measured caption 90%, colour
+ * 100%, shape 100%, count 100%, exists 60%, compare 35% (2026-12-02; bench/RESULTS.md "Demo model accuracy",
+ * r2). Issue #17's goal is 0.85 on every type: colour, shape and count have it as their floor; caption's floor is
+ * its measurement less a margin for other backends' float order; exists and compare are at chance (the model
+ * leans to one answer, so a sample's share of that answer decides the score), so their floors only catch a
+ * collapse. Raise them with the model.
  */
-const FLOORS: Record<string, number> = { colour: 0.9, shape: 0.9, caption: 0.1, count: 0.25, exists: 0.3, compare: 0.2 };
+const FLOORS: Record<string, number> = { colour: 0.9, shape: 0.9, count: 0.85, caption: 0.8, exists: 0.45, compare: 0.25 };
 
 test('all six question types on fresh pictures from the held-out regions: at least the measured floors', { timeout: 900_000 }, async (t) => {
   const out = path.join(scratch, 'fresh-shapes');

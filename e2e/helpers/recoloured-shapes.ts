@@ -1,7 +1,8 @@
 /**
  * Pictures of the demo model's world in a colour it was never shown: shapes drawn by the dataset's rasterizer
- * (white background, anti-aliased edges), repainted from red into any RGB. Navy (20, 30, 110) is one the demo
- * model gets wrong ("Red."), and it can learn "Blue." for it in a couple of projector steps.
+ * (white background, anti-aliased edges), repainted from red into any RGB. Teal (0, 128, 128), halfway between
+ * green and blue, is one the demo model calls "Blue.", and it can learn "Green." for it in a couple of projector
+ * steps. (The model before issue #17's recolouring called navy "Red."; the current one calls it "Blue.", rightly.)
  */
 import { PNG } from 'pngjs';
 import { renderScene, type Scene, type ShapeKind } from '../../src/data/shapes-raster.js';
@@ -22,4 +23,4 @@ export function recolouredShape(kind: ShapeKind, rgb: readonly [number, number, 
   return PNG.sync.write(png);
 }
 
-export const NAVY = [20, 30, 110] as const;
+export const TEAL = [0, 128, 128] as const;
