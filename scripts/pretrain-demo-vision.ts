@@ -14,7 +14,7 @@
  *
  * A share of the shapes (--recolour) is drawn in a random colour rather than one of the six named ones (their
  * colour targets are dropped): with only five or six colours per kind the tower learns to tie a kind to the colours
- * it saw it in and misnames a held-out pair (r1 in bench/RESULTS.md: kind 47% on green stars against 78% on
+ * it saw it in and misnames a held-out pair (r1 in bench/RESULTS.md: kind 47% in scenes with a held-out pair against 78% on
  * held-out regions). A random colour whose nearest named colour would make a held-out pair is drawn again, so no
  * greenish star is ever seen (--recolour_hole R > 0: none within RGB distance R of the held-out pair's colour,
  * a smaller hole). Even so a classifier trained on the named colours learns that a green shape is never a star
