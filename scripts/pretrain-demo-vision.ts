@@ -94,12 +94,15 @@ function drawScene(rng: Rng, cls: HoldoutClass, single = Number(opt.single)): Sc
   }
 }
 
+/** Squared Euclidean distance between two RGB colours. */
+const rgbDistance2 = (a: readonly number[], b: readonly number[]) => a.reduce((sum, v, k) => sum + (v - b[k]) ** 2, 0);
+
 /** The named colour nearest to `rgb` (Euclidean in RGB). */
 function nearestColour(rgb: readonly number[]): ColourName {
   let best = COLOUR_NAMES[0];
   let bestD = Infinity;
   for (const c of COLOUR_NAMES) {
-    const d = SHAPE_COLOURS[c].reduce((sum, v, k) => sum + (v - rgb[k]) ** 2, 0);
+    const d = rgbDistance2(SHAPE_COLOURS[c], rgb);
     if (d < bestD) [best, bestD] = [c, d];
   }
   return best;
@@ -132,7 +135,7 @@ function recolour(rng: Rng, scene: Scene, share: number): Scene {
 function inHole(rgb: readonly number[], kind: ShapeKind): boolean {
   const hole = Number(opt.recolour_hole);
   if (hole <= 0) return isHeldOutPair(rule, { colour: nearestColour(rgb), kind });
-  return (rule.pairs ?? []).some((p) => p.kind === kind && SHAPE_COLOURS[p.colour].reduce((sum, v, k) => sum + (v - rgb[k]) ** 2, 0) < hole * hole);
+  return (rule.pairs ?? []).some((p) => p.kind === kind && rgbDistance2(SHAPE_COLOURS[p.colour], rgb) < hole * hole);
 }
 
 /** Marks a colour target that does not apply (a recoloured shape's patches), unlike -1 = background. */
