@@ -116,7 +116,9 @@ function recolour(rng: Rng, scene: Scene, share: number): Scene {
   if (share <= 0) return scene;
   const shapes = scene.shapes.map((s) => {
     if (rng.next() >= share) return s;
-    for (;;) {
+    for (let tries = 1; ; tries++) {
+      // A hole as wide as the colour cube (--recolour_hole ≥ 442) leaves no colour to draw for a held-out kind.
+      if (tries > 10_000) throw new Error(`--recolour_hole ${opt.recolour_hole}: no colour outside the hole for a ${s.kind} in 10000 draws; use a smaller hole`);
       const h = rng.next() * 6;
       const sat = 0.45 + 0.55 * rng.next();
       const v = 0.5 + 0.45 * rng.next();
