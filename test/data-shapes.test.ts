@@ -123,6 +123,30 @@ test('answers agree with the pictures for every question type; rows are schema-c
   assert.deepEqual([...seen].sort(), ['caption', 'colour', 'compare', 'count', 'exists', 'shape']);
 });
 
+test('--explain: exists and compare answers describe the pictures, then give the verdict; the pictures stay the same', async () => {
+  const dirE = path.join(root, 'explain');
+  await synthShapes({ out: dirE, n: 60, nTest: 12, seed: 5, mix: { compare: 1, exists: 1, caption: 1 }, explain: true });
+  await synthShapes({ out: path.join(root, 'plain'), n: 60, nTest: 12, seed: 5, mix: { compare: 1, exists: 1, caption: 1 } });
+  assert.equal(JSON.parse(await readFile(path.join(dirE, 'info.json'), 'utf8')).explain, true);
+  const plain = new Map((await meta(path.join(root, 'plain'))).map((e) => [e.id, e]));
+  const lower = (scene: ShapeSpec[]) => describeScene({ size: 64, shapes: scene }).replace(/^A/, 'a').replace(/^An/, 'an').slice(0, -1);
+  const types = new Set<string>();
+  for (const e of await meta(dirE)) {
+    const p = plain.get(e.id)!;
+    assert.deepEqual(e.images, p.images, `${e.id}: the same pictures with or without --explain`);
+    const shapes = e.images!.map((i) => i.shapes);
+    types.add(e.question_type);
+    if (e.question_type === 'exists') {
+      assert.equal(e.answer, `I see ${lower(shapes[0])}, so ${p.answer === 'Yes.' ? 'yes' : 'no'}.`);
+    } else if (e.question_type === 'compare') {
+      assert.equal(e.answer, `The first shows ${lower(shapes[0])}, the second ${lower(shapes[1])}: ${p.answer[0].toLowerCase()}${p.answer.slice(1)}`);
+    } else {
+      assert.equal(e.answer, p.answer, `${e.id}: other types answer as before`);
+    }
+  }
+  assert.deepEqual([...types].sort(), ['caption', 'compare', 'exists']);
+});
+
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {
   const audio = await readDataset(path.join(dirA, 'train_audio.jsonl'));
   assert.equal(audio.rows.length, 6);

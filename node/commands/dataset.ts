@@ -104,9 +104,9 @@ export function runDatasetCheck(
   });
 }
 
-/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--audio] [--absolute_paths]` */
+/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--explain] [--audio] [--absolute_paths]` */
 export function runDatasetSynthShapes(
-  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; audio?: boolean; absolutePaths?: boolean },
+  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; explain?: boolean; audio?: boolean; absolutePaths?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
@@ -119,6 +119,7 @@ export function runDatasetSynthShapes(
       mix: opts.mix ? parseMix(opts.mix) : undefined,
       testMix: opts.testMix ? parseMix(opts.testMix) : undefined,
       holdout: opts.holdout === undefined ? undefined : await holdoutFromSpec(opts.holdout),
+      explain: opts.explain,
       audio: opts.audio,
       absolutePaths: opts.absolutePaths,
       log: io.log,
@@ -179,12 +180,13 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .option('--mix <spec>', `question-type weights, e.g. colour=3,shape=3 (types: ${QUESTION_TYPES.join(', ')})`)
     .option('--test_mix <spec>', 'question-type weights of the test splits (default: --mix)')
     .option('--holdout <rule>', 'keep regions of scene space out of training: "default", "none", a JSON file or inline JSON {positions, radii, pairs}')
+    .option('--explain', 'exists and compare answers say what the pictures show before the verdict')
     .option('--audio', 'also write tone (and, with espeak-ng, spoken) audio rows')
     .option('--absolute_paths', 'write absolute media paths')
     .action(async (o) =>
       done(
         await runDatasetSynthShapes(
-          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, audio: o.audio, absolutePaths: o.absolute_paths },
+          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, explain: o.explain, audio: o.audio, absolutePaths: o.absolute_paths },
           io,
         ),
       ),

@@ -45,6 +45,11 @@ export interface SynthShapesOptions {
    * hold only in-distribution rows, and `test_regions` / `test_pairs` (`nTest` rows each) the held-out ones.
    */
   holdout?: HoldoutRule;
+  /**
+   * Exists and compare answers say what the pictures show before the verdict ("I see a blue circle, so no.");
+   * recorded in info.json as `explain`.
+   */
+  explain?: boolean;
   /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
   audio?: boolean;
   /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
@@ -154,7 +159,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const holdout = opts.holdout;
   const splits: Record<string, ShapesExample[]> = {};
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
-    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! } });
+    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
   }
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
@@ -202,7 +207,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
     // The rule that made the split: train/test never show or name what it holds out; test_regions and
     // test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };

@@ -112,8 +112,19 @@ function otherTarget(rng: Rng, t: { colour: ColourName; kind: ShapeKind }): { co
   return { colour, kind };
 }
 
-/** Generates one example of the given type on `size`-pixel canvases. */
-export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesExample {
+/** "a red circle and a blue square": a scene's shapes from left to right, as the caption lists them, in lower case. */
+function shapeList(scene: Scene): string {
+  const caption = describeScene(scene);
+  return `${caption[0].toLowerCase()}${caption.slice(1, -1)}`;
+}
+
+/**
+ * Generates one example of the given type on `size`-pixel canvases. With `explain`, exists and compare answers
+ * first say what the pictures show, then the verdict ("I see a blue circle and a red square, so no."): the
+ * verdict is then a match of the question's words against the answer's own words, which a small LM learns
+ * readily, where matching words against image tokens directly stays at chance (bench/RESULTS.md, issue #17).
+ */
+export function makeExample(rng: Rng, type: QuestionType, size: number, explain = false): ShapesExample {
   let question = pick(rng, QUESTIONS[type]);
   let scenes: Scene[];
   let answer: string;
@@ -144,6 +155,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
       scenes = firstHasIt ? [withIt, without] : [without, withIt];
       question = question.replace('{target}', `${target.colour} ${target.kind}`);
       answer = firstHasIt ? 'The first image.' : 'The second image.';
+      if (explain) answer = `The first shows ${shapeList(scenes[0])}, the second ${shapeList(scenes[1])}: t${answer.slice(1)}`;
       break;
     }
     case 'exists': {
@@ -156,6 +168,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number): ShapesE
       scenes = [scene];
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
+      if (explain) answer = `I see ${shapeList(scene)}, so ${yes ? 'yes' : 'no'}.`;
       break;
     }
   }
@@ -190,6 +203,8 @@ export interface GenerateShapesOptions {
   seen?: Set<string>;
   /** Keep only rows of this class under this rule (see `shapes-holdout.ts`); others are drawn again. */
   holdout?: { rule: HoldoutRule; keep: HoldoutClass };
+  /** Exists and compare answers say what the pictures show before the verdict (see `makeExample`). */
+  explain?: boolean;
 }
 
 /**
@@ -208,10 +223,10 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
     const h = opts.holdout;
     const rejected = (e: ShapesExample) =>
       e.scenes.some((s) => seen.has(sceneKey(s))) || (h !== undefined && classifyRow(h.rule, e.scenes, e.target ? [e.target] : []) !== h.keep);
-    let ex = makeExample(rng, type, opts.size);
+    let ex = makeExample(rng, type, opts.size, opts.explain);
     for (let tries = 1; rejected(ex); tries++) {
       if (tries > 100_000) throw new Error(`synth-shapes: no ${type} row of class "${h?.keep}" in 100000 draws; is the holdout rule too wide?`);
-      ex = makeExample(rng, type, opts.size);
+      ex = makeExample(rng, type, opts.size, opts.explain);
     }
     for (const s of ex.scenes) seen.add(sceneKey(s));
     out.push(ex);
