@@ -7,7 +7,7 @@ import { PNG } from 'pngjs';
 import { synthShapes } from '../node/dataset/synth-shapes.js';
 import { readDataset } from '../node/dataset/read-dataset.js';
 import { validateRows, modalityKeysForBuilder } from '../src/data/validate.js';
-import { describeScene, renderScene, sceneKey, shapeAt, COLOUR_NAMES, SHAPE_COLOURS, SHAPE_KINDS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
+import { describeScene, renderScene, DEFAULT_HOLDOUT, sceneKey, shapeAt, COLOUR_NAMES, SHAPE_COLOURS, SHAPE_KINDS, type Scene, type ShapeSpec } from '../src/data/shapes.js';
 import { patchTargets } from '../src/data/shapes-targets.js';
 import { COLOUR_TONES_HZ, synthBeeps, AUDIO_SAMPLE_RATE } from '../src/data/shapes-audio.js';
 
@@ -145,6 +145,32 @@ test('--explain: exists and compare answers describe the pictures, then give the
     }
   }
   assert.deepEqual([...types].sort(), ['caption', 'compare', 'exists']);
+});
+
+test('--drills: text-only exists/compare rows with the pictures in words, after the picture rows; only with --explain', async () => {
+  const dirD = path.join(root, 'drills');
+  await synthShapes({ out: dirD, n: 20, nTest: 6, seed: 5, holdout: DEFAULT_HOLDOUT, explain: true, drills: 30 });
+  const rows = (await readFile(path.join(dirD, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[]; images?: string[] });
+  assert.equal(rows.length, 50);
+  const drills = rows.slice(20);
+  assert.ok(rows.slice(0, 20).every((r) => r.images?.length));
+  for (const r of drills) {
+    assert.match(r.id, /^shapes-drill-\d{6}$/);
+    assert.equal(r.images, undefined);
+    const [q, a] = r.messages.map((m) => m.content);
+    assert.doesNotMatch(q, /<image>/);
+    assert.doesNotMatch(q + a, /green star|orange circle|purple diamond/, `${r.id} names a held-out pair`);
+    const pictures = [...q.matchAll(/a picture of (.*?)(?= or a picture| a picture|\?|\n| contain|$)/g)].map((m) => m[1]);
+    const target = /(?:the|there an?|contain an?) (\w+ (?:circle|square|triangle|star|diamond))/.exec(q)![1];
+    if (/^I see/.test(a)) {
+      assert.equal(pictures.length, 1, q);
+      assert.equal(a, `I see ${pictures[0]}, so ${pictures[0].split(/, | and /).some((p) => p.replace(/^an? /, '') === target) ? 'yes' : 'no'}.`);
+    } else {
+      assert.equal(pictures.length, 2, q);
+      assert.equal(a, `The first shows ${pictures[0]}, the second ${pictures[1]}: the ${pictures[0].replace(/^an? /, '') === target ? 'first' : 'second'} image.`);
+    }
+  }
+  await assert.rejects(synthShapes({ out: path.join(root, 'drills-plain'), n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);
 });
 
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {

@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { generateShapesExamples, renderScene, shapesRow, validateHoldout, DEFAULT_HOLDOUT, DEFAULT_MIX, type HoldoutClass, type HoldoutRule, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
+import { drillRow, generateShapesExamples, renderScene, shapesRow, validateHoldout, DEFAULT_HOLDOUT, DEFAULT_MIX, type HoldoutClass, type HoldoutRule, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
 import { COLOUR_TONES_HZ, encodeWav16, generateAudioExamples, synthBeeps, type AudioExample } from '../../src/data/shapes-audio.js';
 import type { PlainRow } from '../../src/data/arrow-rows.js';
 import { toJsonl } from './write-dataset.js';
@@ -50,6 +50,11 @@ export interface SynthShapesOptions {
    * recorded in info.json as `explain`.
    */
   explain?: boolean;
+  /**
+   * Text-only exists/compare rows added to train.jsonl, their pictures given in words (`drillRow` in
+   * src/data/shapes.ts); with a holdout rule they never name a held-out pair. Needs `explain`. Default 0.
+   */
+  drills?: number;
   /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
   audio?: boolean;
   /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
@@ -161,6 +166,10 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
     splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
   }
+  const nDrills = opts.drills ?? 0;
+  if (!Number.isInteger(nDrills) || nDrills < 0) throw new Error(`synth-shapes: --drills must be a non-negative integer (got ${opts.drills})`);
+  if (nDrills > 0 && !opts.explain) throw new Error('synth-shapes: --drills needs --explain (a drill teaches the verdict of an explained answer)');
+  const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: { exists: 1, compare: 1 }, holdout: holdout && { rule: holdout, keep: 'train' }, explain: true }) : [];
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
   for (const [split, examples] of Object.entries(splits)) {
@@ -174,6 +183,14 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
       rows.push(shapesRow(id, ex, files.map(media)));
       meta.push({ id, split, question_type: ex.questionType, answer: ex.answer, images: files.map((file, k) => ({ file, shapes: ex.scenes[k].shapes })) });
       counts[ex.questionType] = (counts[ex.questionType] ?? 0) + 1;
+    }
+    if (split === 'train' && drills.length > 0) {
+      for (const [i, ex] of drills.entries()) {
+        const row = drillRow(`shapes-drill-${String(i).padStart(6, '0')}`, ex);
+        rows.push(row);
+        meta.push({ id: row.id, split, question_type: ex.questionType, answer: ex.answer, drill: true });
+      }
+      log(`train: ${drills.length} text-only drill rows (exists, compare)`);
     }
     await writeFile(path.join(out, `${split}.jsonl`), toJsonl(rows));
     const key = ({ train: 'train', test: 'test', test_regions: 'testRegions', test_pairs: 'testPairs' } as const)[split as 'train'];
@@ -207,7 +224,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
     // The rule that made the split: train/test never show or name what it holds out; test_regions and
     // test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };

@@ -234,6 +234,18 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
   return out;
 }
 
+/**
+ * A text-only row for an exists or compare example: each `<image>` of its question is replaced by the picture's
+ * description in words ("Is there a red circle in a picture of a blue circle?"), the answer kept. Mixed into
+ * training (`synth-shapes --drills`), such rows teach the verdict of an explained answer (the question's shape
+ * against the answer's own description) on rows a fifth as long as a row with pictures.
+ */
+export function drillRow(id: string, ex: ShapesExample): { id: string; messages: { role: string; content: string }[] } {
+  let k = 0;
+  const question = ex.question.replace(/<image>/g, () => `a picture of ${shapeList(ex.scenes[k++])}`);
+  return { id, messages: [{ role: 'user', content: question }, { role: 'assistant', content: ex.answer }] };
+}
+
 /** A dataset row in the seed's schema for an example whose pictures are stored at `images`. */
 export function shapesRow(id: string, ex: ShapesExample, images: string[]): { id: string; messages: { role: string; content: string }[]; images: string[] } {
   return {
