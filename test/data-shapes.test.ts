@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -129,6 +130,13 @@ test('--explain: exists and compare answers describe the pictures, then give the
   await synthShapes({ out: path.join(root, 'plain'), n: 60, nTest: 12, seed: 5, mix: { compare: 1, exists: 1, caption: 1 } });
   assert.equal(JSON.parse(await readFile(path.join(dirE, 'info.json'), 'utf8')).explain, true);
   const plain = new Map((await meta(path.join(root, 'plain'))).map((e) => [e.id, e]));
+  const questions = new Map(
+    ['train', 'test']
+      .map((split) => readFileSync(path.join(dirE, `${split}.jsonl`), 'utf8'))
+      .flatMap((text) => text.trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[] }))
+      .map((r) => [r.id, r.messages[0].content]),
+  );
+  const plainQuestion = (id: string) => questions.get(id) ?? '';
   const lower = (scene: ShapeSpec[]) => describeScene({ size: 64, shapes: scene }).replace(/^A/, 'a').replace(/^An/, 'an').slice(0, -1);
   const types = new Set<string>();
   for (const e of await meta(dirE)) {
@@ -137,9 +145,11 @@ test('--explain: exists and compare answers describe the pictures, then give the
     const shapes = e.images!.map((i) => i.shapes);
     types.add(e.question_type);
     if (e.question_type === 'exists') {
-      assert.equal(e.answer, `I see ${lower(shapes[0])}, so ${p.answer === 'Yes.' ? 'yes' : 'no'}.`);
+      const target = /(?:there|contain) (an? \w+ \w+)/.exec(plainQuestion(e.id))![1];
+      assert.equal(e.answer, `I see ${lower(shapes[0])}. ${target[0].toUpperCase()}${target.slice(1)}? ${p.answer}`);
     } else if (e.question_type === 'compare') {
-      assert.equal(e.answer, `The first shows ${lower(shapes[0])}, the second ${lower(shapes[1])}: ${p.answer[0].toLowerCase()}${p.answer.slice(1)}`);
+      const target = /the (\w+ \w+)/.exec(plainQuestion(e.id))![1];
+      assert.equal(e.answer, `The first shows ${lower(shapes[0])}, the second ${lower(shapes[1])}: the ${target} is in t${p.answer.slice(1)}`);
     } else {
       assert.equal(e.answer, p.answer, `${e.id}: other types answer as before`);
     }
@@ -164,10 +174,11 @@ test('--drills: text-only exists/compare rows with the pictures in words, after 
     const target = /(?:the|there an?|contain an?) (\w+ (?:circle|square|triangle|star|diamond))/.exec(q)![1];
     if (/^I see/.test(a)) {
       assert.equal(pictures.length, 1, q);
-      assert.equal(a, `I see ${pictures[0]}, so ${pictures[0].split(/, | and /).some((p) => p.replace(/^an? /, '') === target) ? 'yes' : 'no'}.`);
+      const yes = pictures[0].split(/, | and /).some((p) => p.replace(/^an? /, '') === target);
+      assert.equal(a, `I see ${pictures[0]}. ${/^[aeiou]/.test(target) ? 'An' : 'A'} ${target}? ${yes ? 'Yes' : 'No'}.`);
     } else {
       assert.equal(pictures.length, 2, q);
-      assert.equal(a, `The first shows ${pictures[0]}, the second ${pictures[1]}: the ${pictures[0].replace(/^an? /, '') === target ? 'first' : 'second'} image.`);
+      assert.equal(a, `The first shows ${pictures[0]}, the second ${pictures[1]}: the ${target} is in the ${pictures[0].replace(/^an? /, '') === target ? 'first' : 'second'} image.`);
     }
   }
   await assert.rejects(synthShapes({ out: path.join(root, 'drills-plain'), n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);

@@ -120,9 +120,10 @@ function shapeList(scene: Scene): string {
 
 /**
  * Generates one example of the given type on `size`-pixel canvases. With `explain`, exists and compare answers
- * first say what the pictures show, then the verdict ("I see a blue circle and a red square, so no."): the
- * verdict is then a match of the question's words against the answer's own words, which a small LM learns
- * readily, where matching words against image tokens directly stays at chance (bench/RESULTS.md, issue #17).
+ * first say what the pictures show, then repeat the shape asked about, then give the verdict ("I see a blue
+ * circle and a red square. A red circle? No."): the verdict is then a match of words against words a few
+ * tokens back, which a small LM learns, where a match against image tokens, or against the question's words far
+ * back, stayed at chance (bench/RESULTS.md, issue #17).
  */
 export function makeExample(rng: Rng, type: QuestionType, size: number, explain = false): ShapesExample {
   let question = pick(rng, QUESTIONS[type]);
@@ -155,7 +156,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
       scenes = firstHasIt ? [withIt, without] : [without, withIt];
       question = question.replace('{target}', `${target.colour} ${target.kind}`);
       answer = firstHasIt ? 'The first image.' : 'The second image.';
-      if (explain) answer = `The first shows ${shapeList(scenes[0])}, the second ${shapeList(scenes[1])}: t${answer.slice(1)}`;
+      if (explain) answer = `The first shows ${shapeList(scenes[0])}, the second ${shapeList(scenes[1])}: the ${target.colour} ${target.kind} is in the ${firstHasIt ? 'first' : 'second'} image.`;
       break;
     }
     case 'exists': {
@@ -168,7 +169,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
       scenes = [scene];
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
-      if (explain) answer = `I see ${shapeList(scene)}, so ${yes ? 'yes' : 'no'}.`;
+      if (explain) answer = `I see ${shapeList(scene)}. ${nounPhrase(t).replace(/^a/, 'A')}? ${answer}`;
       break;
     }
   }
