@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 WORK="${1:-.demo-repro}"
 rm -rf "$WORK"
 mkdir -p "$WORK"
-export DEMO_ROWS=64 DEMO_TEST=12 DEMO_VISION_STEPS=4 DEMO_EPOCHS=1
+export DEMO_ROWS=64 DEMO_DRILLS=32 DEMO_TEST=12 DEMO_VISION_STEPS=4 DEMO_EPOCHS=1
 for k in a b; do
   DEMO_OUT="$WORK/out-$k" bash scripts/make-demo-model.sh "$WORK/build-$k" > "$WORK/log-$k.txt" 2>&1
 done

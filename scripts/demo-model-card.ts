@@ -15,6 +15,7 @@ if (!opt.run || !opt.eval || !opt.data) throw new Error('usage: --run DIR --eval
 const info = JSON.parse(await readFile(path.join(opt.data, 'info.json'), 'utf8')) as {
   holdout?: { positions?: { x: number[]; y: number[] }; radii?: number[][]; pairs?: { colour: string; kind: string }[] };
   image_size: number;
+  explain?: boolean;
 };
 const evalText = await readFile(opt.eval, 'utf8');
 // The tables only: eval prints wrong answers (indented) after each table.
@@ -33,7 +34,14 @@ const weakPairs = tables.includes('test_pairs:') ? weakTypes('test_pairs') : [];
 const limits =
   weak.length + weakPairs.length === 0
     ? ''
-    : `Below 90% (issue #17's goal): ${weak.length ? `on held-out regions ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs ${weakPairs.join(', ')}` : ''}.${[...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
+    : `Below 90% (issue #17's goal): ${weak.length ? `on held-out regions ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs ${weakPairs.join(', ')}` : ''}.${!info.explain && [...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
+const explained = info.explain
+  ? `Yes/no ("Is there a red circle in <image>?") and which-image questions are answered by first saying what the
+pictures show and repeating the shape asked about, then the verdict ("I see a blue square. A red circle? No.");
+to score it on fresh pictures, make them with \`dataset synth-shapes --explain\`.
+
+`
+  : '';
 const runCard = await readFile(path.join(opt.run, 'README.md'), 'utf8');
 const training = runCard.slice(runCard.indexOf('### Training'));
 
@@ -75,7 +83,7 @@ and text-only chat is not its job.
 npx multi-token generate --model models/demo --images examples/two-shapes.png --prompt "Describe <image>"
 \`\`\`
 
-## Accuracy (\`multi-token eval\`, exact match, greedy)
+${explained}## Accuracy (\`multi-token eval\`, exact match, greedy)
 
 Held out from all training (the vision pretraining included): ${rule}. \`test\` is fresh pictures from the
 training distribution; \`test_regions\` has a shape in a held-out box or radius band in every picture;

@@ -3,31 +3,36 @@
 #
 #   bash scripts/make-demo-model.sh [WORK_DIR]          # the model lands in WORK_DIR/model (DEMO_OUT to change)
 #
-# The committed models/demo is this recipe's model (run "r2" in bench/RESULTS.md, "Demo model accuracy": about
-# 1 h 15 min on a quiet 2-core machine, each step single-threaded).
+# The committed models/demo is this recipe's model (run "E" in bench/RESULTS.md, "Demo model accuracy": about
+# 1 h 30 min on a quiet 2-core machine, each step single-threaded).
 #
 # 1. generate the synthetic coloured-shapes data (pictures drawn by code, questions and answers) with the default
 #    holdout rule: a box of shape centres, a band of radii and three colour×kind pairs never occur in training;
-#    test_regions / test_pairs hold questions about exactly those (src/data/shapes-holdout.ts);
+#    test_regions / test_pairs hold questions about exactly those (src/data/shapes-holdout.ts). Yes/no and
+#    which-image answers are explained (`--explain`: "I see a blue square. A red circle? No."), and text-only
+#    drills of the same questions with the pictures given in words (`--drills`) teach the verdict on short rows;
 # 2. make a tiny random base: a CLIP-architecture vision encoder + projector + Llama-architecture LM, with a
 #    tokenizer fitted to the training rows;
 # 3. pretrain the vision tower to say what is where (per patch: colour and rank from the left of the shape
 #    covering it; per shape, from its patches: kind, colour, rank; the number of shapes) on freshly drawn
 #    training-region scenes, half of their shapes in random colours so that kind is not tied to colour:
 #    scripts/pretrain-demo-vision.ts, standing in for CLIP's pretraining, which needs data we cannot download;
-# 4. train projector and LM with `multi-token train` (encoder frozen, its features cached), 2 epochs;
+# 4. train projector and LM with `multi-token train` (encoder frozen, its features cached), 2 epochs of the
+#    36000 rows (24000 with pictures, 12000 drills);
 # 5. evaluate on the three test splits and copy the model to DEMO_OUT with its card.
 #
 # Every step is seeded and single-threaded, so a rerun writes the same tokenizer and, on the same tfjs backend,
 # the same weights (scripts/check-demo-reproducible.sh checks this on a shortened recipe).
 #
-# The sizes can be shrunk for checks (the defaults are r2's):
-#   DEMO_ROWS (training rows), DEMO_TEST (rows per test split), DEMO_VISION_STEPS, DEMO_EPOCHS,
+# The sizes can be shrunk for checks (the defaults are E's):
+#   DEMO_ROWS (training rows with pictures), DEMO_DRILLS (text-only drill rows), DEMO_TEST (rows per test split),
+#   DEMO_VISION_STEPS, DEMO_EPOCHS,
 #   DEMO_OUT (where the finished model goes; default WORK_DIR/model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK="${1:-.demo-build}"
 ROWS="${DEMO_ROWS:-24000}"
+DRILLS="${DEMO_DRILLS:-12000}"
 TEST="${DEMO_TEST:-300}"
 VISION_STEPS="${DEMO_VISION_STEPS:-3000}"
 EPOCHS="${DEMO_EPOCHS:-2}"
@@ -39,7 +44,7 @@ mkdir -p "$WORK"
 rm -rf "$WORK/base" "$WORK/features" "$WORK/run"
 
 $MT dataset synth-shapes --out "$WORK/data" --n "$ROWS" --n_test "$TEST" --seed 1 --image_size 64 --holdout default \
-  --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
+  --explain --drills "$DRILLS" --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
 
 $MT make-tiny --out "$WORK/base" --lmm --modalities vision_clip --arch llama --style llama3 --seed 7 \
   --hidden_size 128 --intermediate_size 344 --layers 4 --heads 4 --kv_heads 2 --vocab_size 640 \
