@@ -136,7 +136,7 @@ test('--explain: exists and compare answers describe the pictures, then give the
       .flatMap((text) => text.trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[] }))
       .map((r) => [r.id, r.messages[0].content]),
   );
-  const plainQuestion = (id: string) => questions.get(id) ?? '';
+  const questionOf = (id: string) => questions.get(id) ?? '';
   const lower = (scene: ShapeSpec[]) => describeScene({ size: 64, shapes: scene }).replace(/^A/, 'a').replace(/^An/, 'an').slice(0, -1);
   const types = new Set<string>();
   for (const e of await meta(dirE)) {
@@ -145,10 +145,10 @@ test('--explain: exists and compare answers describe the pictures, then give the
     const shapes = e.images!.map((i) => i.shapes);
     types.add(e.question_type);
     if (e.question_type === 'exists') {
-      const target = /(?:there|contain) (an? \w+ \w+)/.exec(plainQuestion(e.id))![1];
+      const target = /(?:there|contain) (an? \w+ \w+)/.exec(questionOf(e.id))![1];
       assert.equal(e.answer, `I see ${lower(shapes[0])}. ${target[0].toUpperCase()}${target.slice(1)}? ${p.answer}`);
     } else if (e.question_type === 'compare') {
-      const target = /the (\w+ \w+)/.exec(plainQuestion(e.id))![1];
+      const target = /the (\w+ \w+)/.exec(questionOf(e.id))![1];
       assert.equal(e.answer, `The first shows ${lower(shapes[0])}, the second ${lower(shapes[1])}: the ${target} is in t${p.answer.slice(1)}`);
     } else {
       assert.equal(e.answer, p.answer, `${e.id}: other types answer as before`);

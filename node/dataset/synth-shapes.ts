@@ -46,7 +46,8 @@ export interface SynthShapesOptions {
    */
   holdout?: HoldoutRule;
   /**
-   * Exists and compare answers say what the pictures show before the verdict ("I see a blue circle, so no.");
+   * Exists and compare answers say what the pictures show and repeat the shape asked about before the verdict
+   * ("I see a blue circle. A red circle? No.");
    * recorded in info.json as `explain`.
    */
   explain?: boolean;

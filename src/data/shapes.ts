@@ -204,7 +204,7 @@ export interface GenerateShapesOptions {
   seen?: Set<string>;
   /** Keep only rows of this class under this rule (see `shapes-holdout.ts`); others are drawn again. */
   holdout?: { rule: HoldoutRule; keep: HoldoutClass };
-  /** Exists and compare answers say what the pictures show before the verdict (see `makeExample`). */
+  /** Exists and compare answers say what the pictures show, then the verdict (see `makeExample`). */
   explain?: boolean;
 }
 
