@@ -182,6 +182,10 @@ test('--drills: text-only exists/compare rows with the pictures in words, after 
     }
   }
   await assert.rejects(synthShapes({ out: path.join(root, 'drills-plain'), n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);
+  // A bad flag is refused before the folder is emptied: the dataset already there stays.
+  await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);
+  await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, explain: true, drills: -1 }), /--drills must be a non-negative integer/);
+  assert.equal((await readFile(path.join(dirD, 'train.jsonl'), 'utf8')).trim().split('\n').length, 50);
 });
 
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {

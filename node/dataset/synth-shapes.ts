@@ -158,6 +158,10 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const mix = opts.mix ?? DEFAULT_MIX;
   const testMix = opts.testMix ?? mix;
   const out = path.resolve(opts.out);
+  // Checked before prepareOut empties the folder, so a bad flag loses no earlier dataset.
+  const nDrills = opts.drills ?? 0;
+  if (!Number.isInteger(nDrills) || nDrills < 0) throw new Error(`synth-shapes: --drills must be a non-negative integer (got ${opts.drills})`);
+  if (nDrills > 0 && !opts.explain) throw new Error('synth-shapes: --drills needs --explain (a drill teaches the verdict of an explained answer)');
   await prepareOut(out);
   const media = (rel: string) => (opts.absolutePaths ? path.join(out, rel) : rel);
 
@@ -167,9 +171,6 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
     splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
   }
-  const nDrills = opts.drills ?? 0;
-  if (!Number.isInteger(nDrills) || nDrills < 0) throw new Error(`synth-shapes: --drills must be a non-negative integer (got ${opts.drills})`);
-  if (nDrills > 0 && !opts.explain) throw new Error('synth-shapes: --drills needs --explain (a drill teaches the verdict of an explained answer)');
   const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: { exists: 1, compare: 1 }, holdout: holdout && { rule: holdout, keep: 'train' }, explain: true }) : [];
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
