@@ -181,11 +181,35 @@ test('--drills: text-only exists/compare rows with the pictures in words, after 
       assert.equal(a, `The first shows ${pictures[0]}, the second ${pictures[1]}: the ${target} is in the ${pictures[0].replace(/^an? /, '') === target ? 'first' : 'second'} image.`);
     }
   }
-  await assert.rejects(synthShapes({ out: path.join(root, 'drills-plain'), n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);
+  await assert.rejects(synthShapes({ out: path.join(root, 'drills-plain'), n: 4, seed: 5, drills: 2 }), /drills need --explain/);
   // A bad flag is refused before the folder is emptied: the dataset already there stays.
-  await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, drills: 2 }), /--drills needs --explain/);
+  await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, drills: 2 }), /drills need --explain/);
   await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, explain: true, drills: -1 }), /--drills must be a non-negative integer/);
   assert.equal((await readFile(path.join(dirD, 'train.jsonl'), 'utf8')).trim().split('\n').length, 50);
+});
+
+test('--drill_mix and --drill_pairs all: caption drills, words that may name a held-out pair, pictures that never show one', async () => {
+  const dirP = path.join(root, 'drills-all');
+  // Caption-only drills need no --explain (there is no verdict to explain).
+  await synthShapes({ out: dirP, n: 12, nTest: 6, seed: 5, holdout: DEFAULT_HOLDOUT, drills: 400, drillMix: { caption: 1 }, drillPairs: 'all' });
+  const rows = (await readFile(path.join(dirP, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[]; images?: string[] });
+  const drills = rows.filter((r) => r.id.startsWith('shapes-drill-'));
+  assert.equal(drills.length, 400);
+  for (const r of drills) {
+    const [q, a] = r.messages.map((m) => m.content);
+    const described = /a picture of ([^?.\n]*)/.exec(q)?.[1];
+    assert.ok(described, `${r.id}: the picture is given in words (${q})`);
+    assert.equal(a, `${described[0].toUpperCase()}${described.slice(1)}.`, `${r.id}: a caption drill's answer is the description`);
+  }
+  assert.ok(drills.some((r) => /green star|orange circle|purple diamond/.test(r.messages[0].content)), 'with "all", some drill names a held-out pair');
+  const heldOut = (s: { colour: string; kind: string }) => DEFAULT_HOLDOUT.pairs!.some((p) => p.colour === s.colour && p.kind === s.kind);
+  const pictured = (await meta(dirP)).filter((e) => e.split === 'train' && e.images);
+  assert.ok(pictured.length > 0 && pictured.every((e) => e.images!.every((im) => !im.shapes.some(heldOut))), 'no training picture shows a held-out pair');
+  const info = JSON.parse(await readFile(path.join(dirP, 'info.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual([info.drills, info.drill_mix, info.drill_pairs], [400, { caption: 1 }, 'all']);
+  await assert.rejects(synthShapes({ out: dirP, n: 4, seed: 5, explain: true, drills: 2, drillPairs: 'some' as 'all' }), /--drill_pairs must be "train" or "all"/);
+  await assert.rejects(synthShapes({ out: dirP, n: 4, seed: 5, drills: 2, drillMix: { caption: 1, exists: 1 } }), /drills need --explain/);
+  assert.equal((await readFile(path.join(dirP, 'train.jsonl'), 'utf8')).trim().split('\n').length, rows.length, 'a refused flag leaves the dataset there');
 });
 
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {

@@ -52,10 +52,18 @@ export interface SynthShapesOptions {
    */
   explain?: boolean;
   /**
-   * Text-only exists/compare rows added to train.jsonl, their pictures given in words (`drillRow` in
-   * src/data/shapes.ts); with a holdout rule they never name a held-out pair. Needs `explain`. Default 0.
+   * Text-only rows added to train.jsonl, their pictures given in words (`drillRow` in src/data/shapes.ts).
+   * Needs `explain` when the drill mix asks exists or compare questions. Default 0.
    */
   drills?: number;
+  /** Question-type weights of the drills; default exists=1, compare=1. Recorded in info.json as `drill_mix`. */
+  drillMix?: Partial<Record<QuestionType, number>>;
+  /**
+   * Which colour×kind pairs a drill's words may name: `train` (default) never names a held-out pair; `all`
+   * names every pair, as the text a pretrained LM has read would, while held-out pairs still never occur in a
+   * training picture. Recorded in info.json as `drill_pairs` when `all`.
+   */
+  drillPairs?: 'train' | 'all';
   /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
   audio?: boolean;
   /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
@@ -74,6 +82,7 @@ export interface SynthShapesReport {
 }
 
 const INFO_FILE = 'info.json';
+const DEFAULT_DRILL_MIX: Partial<Record<QuestionType, number>> = { exists: 1, compare: 1 };
 const GENERATOR = 'multi-token synth-shapes';
 
 /** A distinct stream for the held-out split (golden-ratio offset), so test pictures are not train pictures. */
@@ -161,7 +170,12 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   // Checked before prepareOut empties the folder, so a bad flag loses no earlier dataset.
   const nDrills = opts.drills ?? 0;
   if (!Number.isInteger(nDrills) || nDrills < 0) throw new Error(`synth-shapes: --drills must be a non-negative integer (got ${opts.drills})`);
-  if (nDrills > 0 && !opts.explain) throw new Error('synth-shapes: --drills needs --explain (a drill teaches the verdict of an explained answer)');
+  const drillMix = opts.drillMix ?? DEFAULT_DRILL_MIX;
+  if (nDrills > 0 && !opts.explain && (drillMix.exists || drillMix.compare)) {
+    throw new Error('synth-shapes: exists/compare drills need --explain (such a drill teaches the verdict of an explained answer)');
+  }
+  const drillPairs = opts.drillPairs ?? 'train';
+  if (drillPairs !== 'train' && drillPairs !== 'all') throw new Error(`synth-shapes: --drill_pairs must be "train" or "all" (got "${drillPairs}")`);
   await prepareOut(out);
   const media = (rel: string) => (opts.absolutePaths ? path.join(out, rel) : rel);
 
@@ -171,7 +185,10 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
     splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
   }
-  const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: { exists: 1, compare: 1 }, holdout: holdout && { rule: holdout, keep: 'train' }, explain: true }) : [];
+  // Drills are words, not pictures: the holdout rule's positions and radii say nothing about them, and with
+  // drillPairs "all" neither do its pairs.
+  const drillHoldout = holdout && drillPairs === 'train' ? { rule: holdout, keep: 'train' as const } : undefined;
+  const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: drillMix, holdout: drillHoldout, explain: opts.explain }) : [];
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
   for (const [split, examples] of Object.entries(splits)) {
@@ -192,7 +209,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
         rows.push(row);
         meta.push({ id: row.id, split, question_type: ex.questionType, answer: ex.answer, drill: true });
       }
-      log(`train: ${drills.length} text-only drill rows (exists, compare)`);
+      log(`train: ${drills.length} text-only drill rows (${Object.keys(drillMix).join(', ')}; pairs: ${drillPairs})`);
     }
     await writeFile(path.join(out, `${split}.jsonl`), toJsonl(rows));
     const key = ({ train: 'train', test: 'test', test_regions: 'testRegions', test_pairs: 'testPairs' } as const)[split as 'train'];
@@ -226,9 +243,9 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
-    // The rule that made the split: train/test never show or name what it holds out; test_regions and
-    // test_pairs are drawn only from what it holds out.
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills, ...(opts.drillMix ? { drill_mix: drillMix } : {}), ...(drillPairs === 'all' ? { drill_pairs: drillPairs } : {}) } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+    // The rule that made the split: train/test pictures never show what it holds out (nor do drills name it,
+    // unless drill_pairs is "all"); test_regions and test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };
   await writeFile(path.join(out, INFO_FILE), JSON.stringify(info, null, 2) + '\n');
   for (const note of report.notes) log(`note: ${note}`);

@@ -19,7 +19,10 @@ export interface HoldoutRule {
   positions?: { x: [number, number]; y: [number, number] };
   /** Shape radii inside any of these bands (`[lo, hi)` fractions of the canvas) never occur in training pictures. */
   radii?: [number, number][];
-  /** Colour×kind pairs that never occur in training rows, neither drawn nor named in a question. */
+  /**
+   * Colour×kind pairs that never occur in training rows, neither drawn nor named in a question (only text-only
+   * drills made with `synth-shapes --drill_pairs all` may name them; no training picture shows them).
+   */
   pairs?: { colour: ColourName; kind: ShapeKind }[];
 }
 
