@@ -16,6 +16,7 @@ const info = JSON.parse(await readFile(path.join(opt.data, 'info.json'), 'utf8')
   holdout?: { positions?: { x: number[]; y: number[] }; radii?: number[][]; pairs?: { colour: string; kind: string }[] };
   image_size: number;
   explain?: boolean;
+  drill_pairs?: string;
 };
 const evalText = await readFile(opt.eval, 'utf8');
 // The tables only: eval prints wrong answers (indented) after each table.
@@ -24,17 +25,18 @@ const tables = evalText
   .filter((l) => !l.startsWith('  '))
   .join('\n')
   .trim();
-/** Question types under 90% on a split, from its table ("caption  50  40  80.0%"). */
-function weakTypes(split: string): string[] {
+/** Question types under `goal` percent on a split, from its table ("caption  50  40  80.0%"). */
+function weakTypes(split: string, goal: number): string[] {
   const table = tables.slice(tables.indexOf(`${split}:`)).split('\n\n')[0];
-  return [...table.matchAll(/^(\w+)\s+\d+\s+\d+\s+([\d.]+)%$/gm)].filter((m) => m[1] !== 'all' && Number(m[2]) < 90).map((m) => `${m[1]} ${m[2]}%`);
+  return [...table.matchAll(/^(\w+)\s+\d+\s+\d+\s+([\d.]+)%$/gm)].filter((m) => m[1] !== 'all' && Number(m[2]) < goal).map((m) => `${m[1]} ${m[2]}%`);
 }
-const weak = tables.includes('test_regions:') ? weakTypes('test_regions') : [];
-const weakPairs = tables.includes('test_pairs:') ? weakTypes('test_pairs') : [];
+// Issue #17's goals: 90% on held-out regions, 80% on held-out pairs.
+const weak = tables.includes('test_regions:') ? weakTypes('test_regions', 90) : [];
+const weakPairs = tables.includes('test_pairs:') ? weakTypes('test_pairs', 80) : [];
 const limits =
   weak.length + weakPairs.length === 0
     ? ''
-    : `Below 90% (issue #17's goal): ${weak.length ? `on held-out regions ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs ${weakPairs.join(', ')}` : ''}.${!info.explain && [...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
+    : `Below issue #17's goals: ${weak.length ? `on held-out regions (90%) ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs (80%) ${weakPairs.join(', ')}` : ''}.${!info.explain && [...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
 const explained = info.explain
   ? `Yes/no ("Is there a red circle in <image>?") and which-image questions are answered by first saying what the
 pictures show and repeating the shape asked about, then the verdict ("I see a blue square. A red circle? No.");
@@ -85,7 +87,7 @@ npx multi-token generate --model models/demo --images examples/two-shapes.png --
 
 ${explained}## Accuracy (\`multi-token eval\`, exact match, greedy)
 
-Held out from all training (the vision pretraining included): ${rule}. \`test\` is fresh pictures from the
+Held out from all training pictures (the vision pretraining's included): ${rule}.${info.drill_pairs === 'all' ? ' The text-only drill rows may name a held-out pair in words, as the text a pretrained LM has read would.' : ''} \`test\` is fresh pictures from the
 training distribution; \`test_regions\` has a shape in a held-out box or radius band in every picture;
 \`test_pairs\` shows or names a held-out colour×kind pair in every row.
 

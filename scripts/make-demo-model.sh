@@ -3,14 +3,16 @@
 #
 #   bash scripts/make-demo-model.sh [WORK_DIR]          # the model lands in WORK_DIR/model (DEMO_OUT to change)
 #
-# The committed models/demo is this recipe's model (run "E" in bench/RESULTS.md, "Demo model accuracy": about
+# The committed models/demo is this recipe's model (run "F" in bench/RESULTS.md, "Demo model accuracy": about
 # 1 h 30 min on a quiet 2-core machine, each step single-threaded).
 #
 # 1. generate the synthetic coloured-shapes data (pictures drawn by code, questions and answers) with the default
 #    holdout rule: a box of shape centres, a band of radii and three colour×kind pairs never occur in training;
 #    test_regions / test_pairs hold questions about exactly those (src/data/shapes-holdout.ts). Yes/no and
 #    which-image answers are explained (`--explain`: "I see a blue square. A red circle? No."), and text-only
-#    drills of the same questions with the pictures given in words (`--drills`) teach the verdict on short rows;
+#    drills of the same questions and of captions, with the pictures given in words (`--drills`, `--drill_mix`),
+#    teach the verdict on short rows. The drills' words may name the held-out pairs (`--drill_pairs all`), as the
+#    text a pretrained LM has read would; no training picture shows one;
 # 2. make a tiny random base: a CLIP-architecture vision encoder + projector + Llama-architecture LM, with a
 #    tokenizer fitted to the training rows;
 # 3. pretrain the vision tower to say what is where (per patch: colour and rank from the left of the shape
@@ -24,7 +26,7 @@
 # Every step is seeded and single-threaded, so a rerun writes the same tokenizer and, on the same tfjs backend,
 # the same weights (scripts/check-demo-reproducible.sh checks this on a shortened recipe).
 #
-# The sizes can be shrunk for checks (the defaults are E's):
+# The sizes can be shrunk for checks (the defaults are F's):
 #   DEMO_ROWS (training rows with pictures), DEMO_DRILLS (text-only drill rows), DEMO_TEST (rows per test split),
 #   DEMO_VISION_STEPS, DEMO_EPOCHS,
 #   DEMO_OUT (where the finished model goes; default WORK_DIR/model).
@@ -44,7 +46,7 @@ mkdir -p "$WORK"
 rm -rf "$WORK/base" "$WORK/features" "$WORK/run"
 
 $MT dataset synth-shapes --out "$WORK/data" --n "$ROWS" --n_test "$TEST" --seed 1 --image_size 64 --holdout default \
-  --explain --drills "$DRILLS" --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
+  --explain --drills "$DRILLS" --drill_mix exists=1,compare=1,caption=1 --drill_pairs all --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
 
 $MT make-tiny --out "$WORK/base" --lmm --modalities vision_clip --arch llama --style llama3 --seed 7 \
   --hidden_size 128 --intermediate_size 344 --layers 4 --heads 4 --kv_heads 2 --vocab_size 640 \
