@@ -1,10 +1,10 @@
 /**
  * Training in the tab, in headless Chromium on SwiftShader WebGPU, with the bundled demo model:
  *
- * - teal shapes, which the demo model mostly calls "Blue.", are added from the file picker, by drag and drop, and a
- *   webcam photo (Chromium's fake camera) is added and removed again; each gets the answer "Green.";
+ * - teal shapes, which the demo model mostly calls "Green.", are added from the file picker, by drag and drop, and
+ *   a webcam photo (Chromium's fake camera) is added and removed again; each gets the answer "Blue.";
  * - projector-only training, stopped after its second step (it ends after the step in progress): the loss
- *   falls and the chat's answer about a teal picture it did not train on changes to "Green.";
+ *   falls and the chat's answer about a teal picture it did not train on changes to "Blue.";
  * - after a reload the stored run (pictures, answers, checkpoint) is offered; resuming runs one more step;
  * - the downloaded .zip holds the files `multi-token train` writes, and loaded in Node on top of the base
  *   model it gives the page's answer;
@@ -32,6 +32,8 @@ const demoDir = fileURLToPath(new URL('../models/demo/', import.meta.url));
 // Skips without Chromium, except under MULTI_TOKEN_REQUIRE_ALL=1 (CI), where the launch then fails.
 const skip = missingTool(existsSync(CHROMIUM_PATH) ? false : `${CHROMIUM_PATH} missing: apt-get install -y chromium`);
 const QUESTION = 'What colour is this shape?';
+/** The answer the panel teaches: not the one the demo model gives about teal before training. */
+const TAUGHT = 'Blue.';
 
 /** Training pictures, and a held-out one (a different kind and place) the chat is asked about. */
 const train = [
@@ -40,8 +42,8 @@ const train = [
   { name: 'teal-star.png', png: recolouredShape('star', TEAL, 34, 30, 18) },
   { name: 'teal-triangle.png', png: recolouredShape('triangle', TEAL, 30, 33, 16) },
 ];
-// The held-out picture must be one the model gets wrong: the demo model calls a teal circle "Blue." (a teal
-// diamond it already calls "Green.").
+// The held-out picture must be one whose answer training changes: the demo model calls a teal circle "Green."
+// (a teal star it already calls "Blue.").
 const heldOut = { name: 'teal-circle.png', png: recolouredShape('circle', TEAL, 32, 32, 17) };
 
 let dir = '';
@@ -113,7 +115,7 @@ test('train the demo model on teal shapes in the tab, resume after a reload, dow
 
     const before = await askAbout(page, heldOut);
     t.diagnostic(`${since()}: before training, "${QUESTION}" about teal → ${JSON.stringify(before)}`);
-    assert.notEqual(before, 'Green.', 'the demo model must get teal wrong for this test to mean anything');
+    assert.notEqual(before, TAUGHT, 'the demo model must not give the taught answer already, for this test to mean anything');
 
     // Pictures from the file picker, a drop, and the (fake) webcam, which is then removed again.
     await page.click('#train-summary');
@@ -126,7 +128,7 @@ test('train the demo model on teal shapes in the tab, resume after a reload, dow
     await page.waitForFunction(() => document.querySelectorAll('#train-list li').length === 5);
     await page.locator('#train-list li').last().locator('button').click();
     assert.equal(await page.locator('#train-list li').count(), 4);
-    for (const a of await page.locator('.train-answer').all()) await a.fill('Green.');
+    for (const a of await page.locator('.train-answer').all()) await a.fill(TAUGHT);
 
     // Four steps asked for, stopped once the second has run: it ends after the step in progress.
     await page.fill('#train-steps', '4');
@@ -145,7 +147,7 @@ test('train the demo model on teal shapes in the tab, resume after a reload, dow
     assert.match((await page.textContent('#train-start')) ?? '', /Continue to step 4/);
     const after = await askAbout(page, heldOut);
     t.diagnostic(`${since()}: after training → ${JSON.stringify(after)}`);
-    assert.equal(after, 'Green.');
+    assert.equal(after, TAUGHT);
     await page.screenshot({ path: join(artifacts, 'train-panel.png'), fullPage: true });
 
     // A reload: the run (pictures, answers, checkpoint) is still in the browser; resume it to step 3.
@@ -156,7 +158,7 @@ test('train the demo model on teal shapes in the tab, resume after a reload, dow
     assert.equal(await page.isVisible('#train-stored'), true, 'a stored run is offered after the reload');
     assert.match((await page.textContent('#train-stored-text')) ?? '', new RegExp(`step ${stoppedAt} of 4`));
     assert.equal(await page.locator('#train-list li').count(), 4, 'the pictures came back from browser storage');
-    assert.deepEqual(await page.locator('.train-answer').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)), ['Green.', 'Green.', 'Green.', 'Green.']);
+    assert.deepEqual(await page.locator('.train-answer').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value)), [TAUGHT, TAUGHT, TAUGHT, TAUGHT]);
     const total = stoppedAt + 1;
     await page.fill('#train-steps', String(total));
     await page.click('#train-resume');
@@ -167,7 +169,7 @@ test('train the demo model on teal shapes in the tab, resume after a reload, dow
     assert.deepEqual(second.losses.slice(0, stoppedAt), first.losses);
     assert.equal(await page.getAttribute('#train', 'data-step'), String(total));
     const resumed = await askAbout(page, heldOut);
-    assert.equal(resumed, 'Green.');
+    assert.equal(resumed, TAUGHT);
 
     // The download: the files `multi-token train` writes, loadable in Node on top of the base model.
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#train-download')]);

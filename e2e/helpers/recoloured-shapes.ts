@@ -1,7 +1,7 @@
 /**
  * Pictures of the demo model's world in a colour it was never shown: shapes drawn by the dataset's rasterizer
  * (white background, anti-aliased edges), repainted from red into any RGB. Teal (0, 128, 128), halfway between
- * green and blue, is one the demo model mostly calls "Blue." (a teal diamond "Green."), and it can learn "Green." for
+ * green and blue, is one the demo model mostly calls "Green." (a teal star "Blue."), and it can learn "Blue." for
  * it in a couple of projector steps. (The model before issue #17's recolouring called navy "Red."; the current one
  * calls it "Blue.", rightly.)
  */
