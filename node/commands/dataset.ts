@@ -38,13 +38,13 @@ function intOf(name: string, v: unknown, min: number): number {
   return n;
 }
 
-/** `colour=3,shape=3,count` → weights (a bare name counts 1). */
-export function parseMix(spec: string): Partial<Record<QuestionType, number>> {
+/** `colour=3,shape=3,count` → weights (a bare name counts 1); `flag` names the option in errors. */
+export function parseMix(spec: string, flag = 'mix'): Partial<Record<QuestionType, number>> {
   const mix: Partial<Record<QuestionType, number>> = {};
   for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
     const [name, w = '1'] = part.split('=');
-    if (!(QUESTION_TYPES as readonly string[]).includes(name)) throw new Error(`--mix: unknown question type "${name}" (known: ${QUESTION_TYPES.join(', ')})`);
-    mix[name as QuestionType] = intOf(`mix ${name}`, w, 0);
+    if (!(QUESTION_TYPES as readonly string[]).includes(name)) throw new Error(`--${flag}: unknown question type "${name}" (known: ${QUESTION_TYPES.join(', ')})`);
+    mix[name as QuestionType] = intOf(`${flag} ${name}`, w, 0);
   }
   return mix;
 }
@@ -117,11 +117,11 @@ export function runDatasetSynthShapes(
       nTest: opts.nTest === undefined ? undefined : intOf('n_test', opts.nTest, 1),
       imageSize: opts.imageSize === undefined ? undefined : intOf('image_size', opts.imageSize, 32),
       mix: opts.mix ? parseMix(opts.mix) : undefined,
-      testMix: opts.testMix ? parseMix(opts.testMix) : undefined,
+      testMix: opts.testMix ? parseMix(opts.testMix, 'test_mix') : undefined,
       holdout: opts.holdout === undefined ? undefined : await holdoutFromSpec(opts.holdout),
       explain: opts.explain,
       drills: opts.drills === undefined ? undefined : intOf('drills', opts.drills, 0),
-      drillMix: opts.drillMix ? parseMix(opts.drillMix) : undefined,
+      drillMix: opts.drillMix ? parseMix(opts.drillMix, 'drill_mix') : undefined,
       drillPairs: opts.drillPairs as 'train' | 'all' | undefined,
       audio: opts.audio,
       absolutePaths: opts.absolutePaths,
