@@ -1,6 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -42,6 +41,17 @@ async function listFiles(dir: string, prefix = ''): Promise<string[]> {
 
 async function meta(dir: string): Promise<Meta[]> {
   return (await readFile(path.join(dir, 'meta.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Meta);
+}
+
+interface Row {
+  id: string;
+  messages: { content: string }[];
+  images?: string[];
+}
+
+/** The rows of `split`.jsonl as written (no schema check, unlike `readDataset`). */
+async function rows(dir: string, split: string): Promise<Row[]> {
+  return (await readFile(path.join(dir, `${split}.jsonl`), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as Row);
 }
 
 test('the same seed gives byte-identical files; another seed gives other pictures', async () => {
@@ -130,12 +140,7 @@ test('--explain: exists and compare answers describe the pictures, then give the
   await synthShapes({ out: path.join(root, 'plain'), n: 60, nTest: 12, seed: 5, mix: { compare: 1, exists: 1, caption: 1 } });
   assert.equal(JSON.parse(await readFile(path.join(dirE, 'info.json'), 'utf8')).explain, true);
   const plain = new Map((await meta(path.join(root, 'plain'))).map((e) => [e.id, e]));
-  const questions = new Map(
-    ['train', 'test']
-      .map((split) => readFileSync(path.join(dirE, `${split}.jsonl`), 'utf8'))
-      .flatMap((text) => text.trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[] }))
-      .map((r) => [r.id, r.messages[0].content]),
-  );
+  const questions = new Map([...(await rows(dirE, 'train')), ...(await rows(dirE, 'test'))].map((r) => [r.id, r.messages[0].content]));
   const questionOf = (id: string) => questions.get(id) ?? '';
   const lower = (scene: ShapeSpec[]) => describeScene({ size: 64, shapes: scene }).replace(/^A/, 'a').replace(/^An/, 'an').slice(0, -1);
   const types = new Set<string>();
@@ -160,10 +165,10 @@ test('--explain: exists and compare answers describe the pictures, then give the
 test('--drills: text-only exists/compare rows with the pictures in words, after the picture rows; only with --explain', async () => {
   const dirD = path.join(root, 'drills');
   await synthShapes({ out: dirD, n: 20, nTest: 6, seed: 5, holdout: DEFAULT_HOLDOUT, explain: true, drills: 30 });
-  const rows = (await readFile(path.join(dirD, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[]; images?: string[] });
-  assert.equal(rows.length, 50);
-  const drills = rows.slice(20);
-  assert.ok(rows.slice(0, 20).every((r) => r.images?.length));
+  const train = await rows(dirD, 'train');
+  assert.equal(train.length, 50);
+  const drills = train.slice(20);
+  assert.ok(train.slice(0, 20).every((r) => r.images?.length));
   for (const r of drills) {
     assert.match(r.id, /^shapes-drill-\d{6}$/);
     assert.equal(r.images, undefined);
@@ -185,15 +190,15 @@ test('--drills: text-only exists/compare rows with the pictures in words, after 
   // A bad flag is refused before the folder is emptied: the dataset already there stays.
   await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, drills: 2 }), /drills need --explain/);
   await assert.rejects(synthShapes({ out: dirD, n: 4, seed: 5, explain: true, drills: -1 }), /--drills must be a non-negative integer/);
-  assert.equal((await readFile(path.join(dirD, 'train.jsonl'), 'utf8')).trim().split('\n').length, 50);
+  assert.equal((await rows(dirD, 'train')).length, 50);
 });
 
 test('--drill_mix and --drill_pairs all: caption drills, words that may name a held-out pair, pictures that never show one', async () => {
   const dirP = path.join(root, 'drills-all');
   // Caption-only drills need no --explain (there is no verdict to explain).
   await synthShapes({ out: dirP, n: 12, nTest: 6, seed: 5, holdout: DEFAULT_HOLDOUT, drills: 400, drillMix: { caption: 1 }, drillPairs: 'all' });
-  const rows = (await readFile(path.join(dirP, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { id: string; messages: { content: string }[]; images?: string[] });
-  const drills = rows.filter((r) => r.id.startsWith('shapes-drill-'));
+  const train = await rows(dirP, 'train');
+  const drills = train.filter((r) => r.id.startsWith('shapes-drill-'));
   assert.equal(drills.length, 400);
   for (const r of drills) {
     const [q, a] = r.messages.map((m) => m.content);
@@ -209,7 +214,7 @@ test('--drill_mix and --drill_pairs all: caption drills, words that may name a h
   assert.deepEqual([info.drills, info.drill_mix, info.drill_pairs], [400, { caption: 1 }, 'all']);
   await assert.rejects(synthShapes({ out: dirP, n: 4, seed: 5, explain: true, drills: 2, drillPairs: 'some' as 'all' }), /--drill_pairs must be "train" or "all"/);
   await assert.rejects(synthShapes({ out: dirP, n: 4, seed: 5, drills: 2, drillMix: { caption: 1, exists: 1 } }), /drills need --explain/);
-  assert.equal((await readFile(path.join(dirP, 'train.jsonl'), 'utf8')).trim().split('\n').length, rows.length, 'a refused flag leaves the dataset there');
+  assert.equal((await rows(dirP, 'train')).length, train.length, 'a refused flag leaves the dataset there');
 });
 
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {
