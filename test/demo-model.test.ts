@@ -3,7 +3,7 @@
  * it hold. Its Node snippet prints the answer its comment shows, the CLI answers about an example image, it
  * stays under the size the repo can ship, and on freshly generated pictures from the held-out regions of scene
  * space (positions and sizes the new recipe never trains on; a seed no recipe used) it answers every question type
- * at least as well as issue #17 asks (FLOORS below: 85% on every type).
+ * at least as well as issue #17 asks (FLOORS below: 85% on every type, 90% on colour and shape).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,11 +95,11 @@ test('multi-token generate answers about an example image', { timeout: 180_000 }
 
 /**
  * Lowest accuracy per question type this test accepts from the bundled model on held-out-region pictures: issue
- * #17's 85% on every type. On this sample (seed 2027, 40 questions per type, wasm, greedy; exists and compare
+ * #17's 85% on every type; colour and shape keep the 90% they had before (both measure 100%). On this sample (seed 2027, 40 questions per type, wasm, greedy; exists and compare
  * answers explained, as the model was trained) the bundled model measured caption 97.5%, colour 100%, shape 100%,
  * count 100%, exists 87.5%, compare 97.5% (2026-12-02; bench/RESULTS.md "Demo model accuracy", run F).
  */
-const FLOORS: Record<string, number> = { colour: 0.85, shape: 0.85, count: 0.85, caption: 0.85, exists: 0.85, compare: 0.85 };
+const FLOORS: Record<string, number> = { colour: 0.9, shape: 0.9, count: 0.85, caption: 0.85, exists: 0.85, compare: 0.85 };
 
 test('all six question types on fresh pictures from the held-out regions: at least the measured floors', { timeout: 900_000 }, async (t) => {
   const out = path.join(scratch, 'fresh-shapes');
