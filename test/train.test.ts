@@ -124,22 +124,6 @@ test('kill and resume: the resumed run follows the uninterrupted loss trajectory
   for (const [k, t] of fa) assert.equal(Buffer.compare(Buffer.from(t.data), Buffer.from(fb.get(k)!.data)), 0, k);
 });
 
-test('--token_noise: the loss trajectory changes, a resumed run draws the same noise, out-of-range values are refused', async () => {
-  const root = await tmpDir();
-  const common = { pretrain_projectors: true, max_steps: 6, save_steps: 3, per_device_train_batch_size: 4, gradient_accumulation_steps: 2 };
-  const plain = await runTraining(args({ ...common, output_dir: path.join(root, 'plain') }), quiet);
-  const full = path.join(root, 'full');
-  const a = await runTraining(args({ ...common, token_noise: 0.3, output_dir: full }), quiet);
-  assert.notDeepEqual(losses(a.state), losses(plain.state), 'noised inputs give other losses');
-  const resumed = path.join(root, 'resumed');
-  await cp(path.join(full, 'checkpoint-3'), path.join(resumed, 'checkpoint-3'), { recursive: true });
-  const b = await runTraining(args({ ...common, token_noise: 0.3, output_dir: resumed, resume_from_checkpoint: 'true' }), quiet);
-  assert.deepEqual(losses(b.state), losses(a.state));
-  for (const bad of [1, -0.1, Number.NaN]) {
-    await assert.rejects(runTraining(args({ ...common, token_noise: bad, output_dir: path.join(root, 'bad') }), quiet), /--token_noise must be a probability in \[0, 1\)/);
-  }
-});
-
 test('bad rows: reported by id; --skip_bad_rows skips and counts them', async () => {
   const rows = vectorRows(10);
   rows[3] = { ...rows[3], vectors: [[1, 2, 3]] };

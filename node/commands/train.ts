@@ -45,7 +45,6 @@ export function registerTrain(program: Command): void {
     .option('--save_total_limit <n>', 'keep at most n checkpoints (0 = all)', int, d.save_total_limit)
     .option('--logging_steps <n>', 'log every n steps', int, d.logging_steps)
     .option('--seed <n>', 'seed for data order, init and dropout', int, d.seed)
-    .option('--token_noise <p>', 'replace each answer token of the inputs by a random answer token with probability p (labels stay true; unigram noising): the next word must come from the pictures, not the previous word', float, d.token_noise)
     .option('--resume_from_checkpoint <dir|true|false>', 'continue from this checkpoint folder (default: the newest in output_dir, if any)')
     .option('--overwrite_output_dir [bool]', 'start over even if output_dir has checkpoints (they are removed)', bool, false)
     .option('--cache_dir <dir>', 'Hugging Face cache for models named by id (default: HF_HUB_CACHE, HF_HOME/hub, ~/.cache/huggingface/hub)')

@@ -33,8 +33,6 @@ export interface TrainArgs {
   save_total_limit: number;
   logging_steps: number;
   seed: number;
-  /** Unigram input noising: each response token of the inputs is replaced with this probability (0 = off). */
-  token_noise: number;
   /** A checkpoint folder, `true` (the newest in output_dir) or `false` (start fresh). Unset: resume when output_dir has checkpoints. */
   resume_from_checkpoint?: string;
   /** Start over even though output_dir holds checkpoints (they are removed). */
@@ -104,7 +102,6 @@ export const TRAIN_DEFAULTS: Omit<TrainArgs, 'model_name_or_path' | 'dataset_pat
   save_total_limit: 0,
   logging_steps: 10,
   seed: 42,
-  token_noise: 0,
   skip_bad_rows: false,
   save_dtype: 'F32',
   train_encoders: false,

@@ -77,7 +77,6 @@ export function checkScheduler(args: TrainArgs): ScheduleType {
   const s = args.lr_scheduler_type;
   if (!isScheduleType(s)) throw new Error(`--lr_scheduler_type must be one of ${SCHEDULE_TYPES.join(', ')} (got ${s})`);
   checkScheduleKwargs(s, schedulerKwargs(args), args.learning_rate);
-  if (!(args.token_noise >= 0 && args.token_noise < 1)) throw new Error(`--token_noise must be a probability in [0, 1) (got ${args.token_noise})`);
   // --bits 4|8 (QLoRA) / --dtype take effect in loadBaseModel; a bad value is refused before anything loads.
   resolveDType(args.dtype === undefined ? undefined : dtypeOption(args.dtype), args.bits, '--bits');
   return s;
@@ -166,7 +165,6 @@ export function buildTrainer(args: TrainArgs, lmm: LMM, data: TrainingRows, mode
       modelMaxLength: args.model_max_length,
       loggingSteps: args.logging_steps,
       saveSteps: args.save_steps,
-      tokenNoise: args.token_noise,
     },
     {},
     { lora_dropout: dropoutRng },

@@ -9,7 +9,6 @@ import { readsAreCheap } from './device-limits.js';
 import { PendingStepStats, type StepStats } from './step-stats.js';
 import { learningRate, warmupSteps, type ScheduleKwargs, type ScheduleType } from './schedule.js';
 import { encoderFeatures, type FeatureProvider } from './feature-cache.js';
-import { noiseResponseTokens, tokenNoiseRng } from './token-noise.js';
 
 export type { StepStats };
 
@@ -33,8 +32,6 @@ export interface TrainConfig {
   loggingSteps: number;
   /** 0 = only at the end. */
   saveSteps: number;
-  /** Probability of replacing each response token of the inputs by a random response token (token-noise.ts); 0 = off. */
-  tokenNoise?: number;
 }
 
 export interface LogEntry {
@@ -235,13 +232,11 @@ export class Trainer {
     let lossSum: Tensor = tf.scalar(0);
     let tokens = 0;
     const vars = [...this.trainable.values()];
-    for (const [k, batch] of micro.entries()) {
+    for (const batch of micro) {
       const f = await features(batch);
       tokens += batch.attentionMask.reduce((s, r) => s + r.reduce((a, x) => a + x, 0), 0);
-      const noise = this.config.tokenNoise ?? 0;
-      const inputs = noise > 0 ? noiseResponseTokens(batch, noise, tokenNoiseRng(this.config.seed, step, k)) : batch;
       // A function means the encoders train: run them inside the tape (their outputs are freed with it).
-      const lossOf = () => this.lmm.loss(inputs, typeof f === 'function' ? f() : f, true);
+      const lossOf = () => this.lmm.loss(batch, typeof f === 'function' ? f() : f, true);
       const { value, grads: g } = tf.variableGrads(() => tf.mul(lossOf(), 1 / micro.length) as tf.Scalar, vars);
       const sum = tf.add(lossSum, value);
       lossSum.dispose();
