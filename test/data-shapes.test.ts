@@ -217,25 +217,6 @@ test('--drill_mix and --drill_pairs all: caption drills, words that may name a h
   assert.equal((await rows(dirP, 'train')).length, train.length, 'a refused flag leaves the dataset there');
 });
 
-test('blend: the colour of the first picture and the kind of the second, said as a caption; a held-out pair may be named, never drawn', async () => {
-  const dirB = path.join(root, 'blend');
-  await synthShapes({ out: dirB, n: 300, nTest: 6, seed: 5, holdout: DEFAULT_HOLDOUT, mix: { blend: 1 } });
-  const blends = (await meta(dirB)).filter((e) => e.split === 'train');
-  assert.equal(blends.length, 300);
-  const heldOut = (s: { colour: string; kind: string }) => DEFAULT_HOLDOUT.pairs!.some((p) => p.colour === s.colour && p.kind === s.kind);
-  for (const e of blends) {
-    assert.equal(e.question_type, 'blend');
-    const [first, second] = e.images!.map((im) => im.shapes);
-    assert.deepEqual([e.images!.length, first.length, second.length], [2, 1, 1], e.id);
-    const phrase = `${/^[aeiou]/.test(first[0].colour) ? 'an' : 'a'} ${first[0].colour} ${second[0].kind}`;
-    assert.equal(e.answer, `${phrase[0].toUpperCase()}${phrase.slice(1)}.`, e.id);
-    assert.ok(!first.some(heldOut) && !second.some(heldOut), `${e.id}: no training picture shows a held-out pair`);
-  }
-  assert.ok(blends.some((e) => /green star|orange circle|purple diamond/.test(e.answer)), 'some answer names a held-out pair');
-  const train = await rows(dirB, 'train');
-  assert.ok(train.every((r) => (r.messages[0].content.match(/<image>/g) ?? []).length === 2), 'two <image> tokens per question');
-});
-
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {
   const audio = await readDataset(path.join(dirA, 'train_audio.jsonl'));
   assert.equal(audio.rows.length, 6);

@@ -12,11 +12,11 @@ import { classifyRow, type HoldoutClass, type HoldoutRule } from './shapes-holdo
 export * from './shapes-raster.js';
 export * from './shapes-holdout.js';
 
-export const QUESTION_TYPES = ['caption', 'colour', 'shape', 'count', 'compare', 'exists', 'blend'] as const;
+export const QUESTION_TYPES = ['caption', 'colour', 'shape', 'count', 'compare', 'exists'] as const;
 export type QuestionType = (typeof QUESTION_TYPES)[number];
 
 /** Relative frequency of each question type; colour and shape get the most rows, as the demo is judged on them. */
-export const DEFAULT_MIX: Readonly<Partial<Record<QuestionType, number>>> = { caption: 2, colour: 3, shape: 3, count: 2, compare: 1, exists: 1 };
+export const DEFAULT_MIX: Readonly<Record<QuestionType, number>> = { caption: 2, colour: 3, shape: 3, count: 2, compare: 1, exists: 1 };
 
 /** One generated conversation: the question (with one `<image>` per scene), the answer, and the scenes. */
 export interface ShapesExample {
@@ -37,7 +37,6 @@ const QUESTIONS: Record<QuestionType, string[]> = {
   count: ['How many shapes are in <image>?', 'How many shapes are there in <image>?', 'Count the shapes in <image>.', '<image>\nHow many shapes do you see?'],
   compare: ['Which image has the {target}, <image> or <image>?', 'Which image shows the {target}: <image> or <image>?', '<image> <image>\nWhich image has the {target}, the first or the second?'],
   exists: ['Is there {a_target} in <image>?', 'Does <image> contain {a_target}?', '<image>\nIs there {a_target} in this picture?'],
-  blend: ['Name the shape with the colour of <image> and the shape of <image>.', 'Which shape has the colour of <image> and the form of <image>?', '<image> <image>\nName the shape with the colour of the first and the shape of the second.'],
 };
 
 function pick<T>(rng: Rng, items: readonly T[]): T {
@@ -171,14 +170,6 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
       if (explain) answer = `I see ${shapeList(scene)}. ${nounPhrase(t).replace(/^a/, 'A')}? ${answer}`;
-      break;
-    }
-    case 'blend': {
-      // The colour of one picture and the kind of another, said as a caption says a shape: the kind word after
-      // a colour word must then come from a picture, even for a pair no picture shows (issue #17's pairs).
-      scenes = [sampleScene(rng, size, 1), sampleScene(rng, size, 1)];
-      const phrase = nounPhrase({ colour: scenes[0].shapes[0].colour, kind: scenes[1].shapes[0].kind });
-      answer = `${phrase[0].toUpperCase()}${phrase.slice(1)}.`;
       break;
     }
   }
