@@ -9,6 +9,7 @@
  *   npx tsx scripts/probe-caption-kind.ts --model models/demo --image examples/red-circle.png \
  *     [--prompt "Write a caption for <image>."] [--before "A blue star and "]
  */
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { tf } from '../src/tf.js';
 import { initRuntime } from '../node/runtime.js';
@@ -16,7 +17,7 @@ import { openSource } from '../node/folder-source.js';
 import { localLoader } from '../node/media-local.js';
 import { loadLMM } from '../src/lmm/load.js';
 import { collate } from '../src/data/collate.js';
-import { COLOUR_NAMES, SHAPE_KINDS } from '../src/data/shapes.js';
+import { COLOUR_NAMES, nounPhrase, SHAPE_KINDS } from '../src/data/shapes.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -27,6 +28,8 @@ const { values: opt } = parseArgs({
   },
 });
 if (!opt.image) throw new Error('--image is required');
+// Checked before the model loads, so a typo is a one-line error rather than a failure deep in preprocessing.
+if (!/^(https?|data):/.test(opt.image) && !existsSync(opt.image)) throw new Error(`--image ${opt.image}: no such file`);
 
 await initRuntime({});
 const lmm = await loadLMM(opt.model!, { open: openSource });
@@ -34,10 +37,11 @@ const lmm = await loadLMM(opt.model!, { open: openSource });
 const firstToken = (word: string) => lmm.tokenizer.encode(` ${word}`)[0];
 const kindIds = SHAPE_KINDS.map(firstToken);
 for (const colour of COLOUR_NAMES) {
-  const article = /^[aeiou]/.test(colour) ? 'an' : 'a';
-  const phrase = `${opt.before ? article : article[0].toUpperCase() + article.slice(1)} ${colour}`;
   // The kind written here is only a placeholder to locate the position; its own probability is not used.
-  const answer = `${opt.before}${phrase} ${SHAPE_KINDS[0]}.`;
+  const np = nounPhrase({ colour, kind: SHAPE_KINDS[0] });
+  const said = opt.before ? np : `${np[0].toUpperCase()}${np.slice(1)}`;
+  const answer = `${opt.before}${said}.`;
+  const phrase = said.slice(0, -` ${SHAPE_KINDS[0]}`.length);
   const row = { id: colour, messages: [{ role: 'user', content: opt.prompt! }, { role: 'assistant', content: answer }], images: [opt.image] };
   const { batch } = collate([lmm.encodeRow(row)], { maxLength: lmm.lm.config.maxPositionEmbeddings, padTokenId: lmm.tokenizer.padTokenId, tokenWidths: lmm.tokenWidths });
   if (!batch) throw new Error(`${opt.image}: the prompt does not fit the model`);
@@ -45,6 +49,7 @@ for (const colour of COLOUR_NAMES) {
   const { logits, loss } = lmm.forward(batch, features);
   // The placeholder kind is the last kind-word label; the logits one position earlier predict it.
   const pos = batch.labels[0].lastIndexOf(kindIds[0]);
+  if (pos < 1) throw new Error(`${opt.model}: its tokenizer does not give " ${SHAPE_KINDS[0]}" token ${kindIds[0]} inside the answer "${answer}"`);
   const probs = tf.tidy(() => tf.softmax(tf.reshape(tf.slice(logits, [0, pos - 1, 0], [1, 1, -1]), [-1])));
   const p = (await probs.data()) as Float32Array;
   console.log(`${phrase.padEnd(9)} → ${SHAPE_KINDS.map((k, i) => `${k} ${(p[kindIds[i]] * 100).toFixed(1)}%`).join('  ')}`);
