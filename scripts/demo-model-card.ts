@@ -3,14 +3,16 @@
  * accuracy on each test split (from `multi-token eval`'s output), the holdout rule those splits come from
  * (the dataset's info.json), how to remake it, and the training run's own facts (from the run's card).
  *
- *   npx tsx scripts/demo-model-card.ts --run DIR --eval FILE --data DIR
+ *   npx tsx scripts/demo-model-card.ts --run DIR --eval FILE --data DIR [--vision FILE]
+ *
+ * --vision is the JSON that scripts/pretrain-demo-vision.ts wrote (its settings say how the tower saw colours).
  */
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 
-const { values: opt } = parseArgs({ options: { run: { type: 'string' }, eval: { type: 'string' }, data: { type: 'string' } } });
-if (!opt.run || !opt.eval || !opt.data) throw new Error('usage: --run DIR --eval FILE --data DIR');
+const { values: opt } = parseArgs({ options: { run: { type: 'string' }, eval: { type: 'string' }, data: { type: 'string' }, vision: { type: 'string' } } });
+if (!opt.run || !opt.eval || !opt.data) throw new Error('usage: --run DIR --eval FILE --data DIR [--vision FILE]');
 
 const info = JSON.parse(await readFile(path.join(opt.data, 'info.json'), 'utf8')) as {
   holdout?: { positions?: { x: number[]; y: number[] }; radii?: number[][]; pairs?: { colour: string; kind: string }[] };
@@ -44,6 +46,32 @@ to score it on fresh pictures, make them with \`dataset synth-shapes --explain\`
 
 `
   : '';
+const vision = opt.vision ? (JSON.parse(await readFile(opt.vision, 'utf8')) as { recolour?: number; recolourHole?: number }) : {};
+const share = vision.recolour ?? 0.5;
+// How the pretraining's random colours kept clear of the held-out pairs (scripts/pretrain-demo-vision.ts, inHole).
+const recoloured =
+  share <= 0
+    ? ''
+    : wrap(
+        `- colours in the vision pretraining: ${Math.round(share * 100)}% of the shapes drawn in random colours, so that a kind is not tied to the colours it was seen in; ${
+          (vision.recolourHole ?? 0) > 0
+            ? `never a held-out pair's kind within RGB distance ${vision.recolourHole} of that pair's colour`
+            : `never a held-out pair's kind in a colour nearest that pair's colour`
+        }\n`,
+      );
+
+/** Greedy word wrap at 115 columns, continuation lines indented under a list item's text. */
+function wrap(text: string, width = 115): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.trimEnd().split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = `  ${word}`;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return `${[...lines, line].join('\n')}\n`;
+}
 const runCard = await readFile(path.join(opt.run, 'README.md'), 'utf8');
 const training = runCard.slice(runCard.indexOf('### Training'));
 
@@ -75,12 +103,11 @@ and text-only chat is not its job.
 
 - vision: CLIP-architecture encoder (64×64 input, 8×8 patches, width 128, 5 layers), pretrained to tell per
   patch the colour and rank from the left of the shape covering it, per shape (from its patches) its kind,
-  colour and rank, and how many shapes there are (scripts/pretrain-demo-vision.ts; half the shapes drawn in
-  random colours, so that a kind is not tied to the colours it was seen in), then frozen; its
+  colour and rank, and how many shapes there are (scripts/pretrain-demo-vision.ts), then frozen; its
   layer −2 patch states (64 per image) go through an \`mlp2x_gelu\` projector
 - language: Llama-architecture decoder (hidden 128, 4 layers, 4 heads / 2 KV heads, vocab 640, Llama-3 chat
   template), trained in full with the projector
-
+${recoloured}
 \`\`\`bash
 npx multi-token generate --model models/demo --images examples/two-shapes.png --prompt "Describe <image>"
 \`\`\`
