@@ -47,7 +47,7 @@ import { learningRate } from '../src/train/schedule.js';
 import { serializeSafetensors, type RawTensor } from '../src/io/safetensors.js';
 import { tensorToRaw } from '../src/io/weights.js';
 import { Rng } from '../src/util/rng.js';
-import { classifyRow, COLOUR_NAMES, isHeldOutPair, renderScene, sampleScene, saturatedColour, SHAPE_COLOURS, SHAPE_KINDS, type ColourName, type ShapeKind, type HoldoutClass, type HoldoutRule, type Scene } from '../src/data/shapes.js';
+import { classifyRow, COLOUR_NAMES, isHeldOutPair, renderScene, sampleScene, SHAPE_COLOURS, SHAPE_KINDS, type ColourName, type ShapeKind, type HoldoutClass, type HoldoutRule, type Scene } from '../src/data/shapes.js';
 import { leftToRightRanks, patchTargets, type PatchTargets } from '../src/data/shapes-targets.js';
 
 const { values: opt } = parseArgs({
@@ -111,7 +111,10 @@ function nearestColour(rgb: readonly number[]): ColourName {
   return best;
 }
 
-/** Redraws a `share` of the scene's shapes in a random saturated colour, never one that reads as a held-out pair. */
+/**
+ * Redraws a `share` of the scene's shapes in a random saturated colour (HSV: any hue, saturation 0.45–1,
+ * value 0.5–0.95, so it stands out from the white background), never one that reads as a held-out pair.
+ */
 function recolour(rng: Rng, scene: Scene, share: number): Scene {
   if (share <= 0) return scene;
   const shapes = scene.shapes.map((s) => {
@@ -119,7 +122,14 @@ function recolour(rng: Rng, scene: Scene, share: number): Scene {
     for (let tries = 1; ; tries++) {
       // A hole as wide as the colour cube (--recolour_hole ≥ 442) leaves no colour to draw for a held-out kind.
       if (tries > 10_000) throw new Error(`--recolour_hole ${opt.recolour_hole}: no colour outside the hole for a ${s.kind} in 10000 draws; use a smaller hole`);
-      const rgb = saturatedColour(rng);
+      const h = rng.next() * 6;
+      const sat = 0.45 + 0.55 * rng.next();
+      const v = 0.5 + 0.45 * rng.next();
+      const x = v * sat * (1 - Math.abs((h % 2) - 1));
+      const m = v * (1 - sat);
+      const c = v * sat;
+      const [r, g, b] = [[c, x, 0], [x, c, 0], [0, c, x], [0, x, c], [x, 0, c], [c, 0, x]][Math.floor(h)];
+      const rgb = [r + m, g + m, b + m].map((u) => Math.round(u * 255)) as [number, number, number];
       if (!inHole(rgb, s.kind)) return { ...s, rgb };
     }
   });

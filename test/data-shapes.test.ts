@@ -217,58 +217,6 @@ test('--drill_mix and --drill_pairs all: caption drills, words that may name a h
   assert.equal((await rows(dirP, 'train')).length, train.length, 'a refused flag leaves the dataset there');
 });
 
-test('--unnamed: a share of the caption/shape/count training shapes in colours no name fits, left out of the caption; the rest unchanged', async () => {
-  const opts = { n: 120, nTest: 12, seed: 5, holdout: DEFAULT_HOLDOUT, explain: true };
-  const dirN = path.join(root, 'named');
-  const dirU = path.join(root, 'unnamed');
-  await synthShapes({ out: dirN, ...opts });
-  await synthShapes({ out: dirU, ...opts, unnamed: 0.5 });
-  const [mN, mU] = [await meta(dirN), await meta(dirU)];
-  assert.equal(mU.length, mN.length);
-  let unnamed = 0;
-  let named = 0;
-  for (const [i, u] of mU.entries()) {
-    const n = mN[i];
-    assert.equal(u.id, n.id);
-    const shapesU = u.images!.flatMap((im) => im.shapes);
-    const shapesN = n.images!.flatMap((im) => im.shapes);
-    // Same scenes (kind, place, size); only the paint differs.
-    assert.deepEqual(shapesU.map(({ rgb: _, ...s }) => s), shapesN);
-    const painted = shapesU.filter((s) => s.rgb);
-    if (u.split !== 'train' || !['caption', 'shape', 'count'].includes(u.question_type)) {
-      assert.equal(painted.length, 0, `${u.id}: only training caption/shape/count pictures are repainted`);
-      assert.equal(u.answer, n.answer);
-      for (const im of u.images!) assert.ok((await readFile(path.join(dirU, im.file))).equals(await readFile(path.join(dirN, im.file))), im.file);
-      continue;
-    }
-    unnamed += painted.length;
-    named += shapesU.length - painted.length;
-    for (const s of painted) {
-      for (const c of COLOUR_NAMES) {
-        const d = Math.hypot(...SHAPE_COLOURS[c].map((v, k) => v - s.rgb![k]));
-        assert.ok(d >= 80, `${u.id}: ${s.rgb} is ${d.toFixed(0)} from ${c}`);
-      }
-    }
-    for (const im of u.images!) {
-      const png = PNG.sync.read(await readFile(path.join(dirU, im.file)));
-      for (const s of im.shapes) {
-        const o = (Math.floor(s.cy) * png.width + Math.floor(s.cx)) * 4;
-        assert.deepEqual([...png.data.subarray(o, o + 3)], [...(s.rgb ?? SHAPE_COLOURS[s.colour])], `${im.file}: the centre pixel`);
-      }
-    }
-    if (u.question_type === 'caption') {
-      const words = [...shapesU].sort((a, b) => a.cx - b.cx).map((s) => (s.rgb ? s.kind : `${s.colour} ${s.kind}`));
-      for (const w of words) assert.ok(u.answer.toLowerCase().includes(w), `${u.id}: "${u.answer}" names ${w}`);
-      assert.equal(u.answer, describeScene({ size: 64, shapes: shapesU }));
-      if (painted.length === shapesU.length) assert.ok(!COLOUR_NAMES.some((c) => u.answer.toLowerCase().includes(c)), `${u.id}: no colour word in "${u.answer}"`);
-    } else assert.equal(u.answer, n.answer);
-  }
-  assert.ok(unnamed > 0.35 * (unnamed + named) && unnamed < 0.65 * (unnamed + named), `${unnamed} of ${unnamed + named} shapes unnamed`);
-  const info = JSON.parse(await readFile(path.join(dirU, 'info.json'), 'utf8')) as Record<string, unknown>;
-  assert.equal(info.unnamed, 0.5);
-  await assert.rejects(synthShapes({ out: dirU, n: 4, seed: 5, unnamed: 1.5 }), /--unnamed must be a share between 0 and 1/);
-});
-
 test('audio rows: beeps whose pitch and number match the answer, validated as <speech> rows', async () => {
   const audio = await readDataset(path.join(dirA, 'train_audio.jsonl'));
   assert.equal(audio.rows.length, 6);

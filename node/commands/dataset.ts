@@ -104,9 +104,9 @@ export function runDatasetCheck(
   });
 }
 
-/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--explain] [--drills N] [--drill_mix …] [--drill_pairs train|all] [--unnamed P] [--audio] [--absolute_paths]` */
+/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--explain] [--drills N] [--drill_mix …] [--drill_pairs train|all] [--audio] [--absolute_paths]` */
 export function runDatasetSynthShapes(
-  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; explain?: boolean; drills?: number | string; drillMix?: string; drillPairs?: string; unnamed?: number | string; audio?: boolean; absolutePaths?: boolean },
+  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; explain?: boolean; drills?: number | string; drillMix?: string; drillPairs?: string; audio?: boolean; absolutePaths?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
@@ -123,7 +123,6 @@ export function runDatasetSynthShapes(
       drills: opts.drills === undefined ? undefined : intOf('drills', opts.drills, 0),
       drillMix: opts.drillMix ? parseMix(opts.drillMix, 'drill_mix') : undefined,
       drillPairs: opts.drillPairs as 'train' | 'all' | undefined,
-      unnamed: opts.unnamed === undefined ? undefined : Number(opts.unnamed),
       audio: opts.audio,
       absolutePaths: opts.absolutePaths,
       log: io.log,
@@ -188,13 +187,12 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .option('--drills <n>', 'add n text-only rows with the pictures given in words (exists/compare drills need --explain)')
     .option('--drill_mix <spec>', 'question-type weights of the drills (default exists=1,compare=1)')
     .option('--drill_pairs <which>', '"train": drills never name a held-out colour×kind pair; "all": their words may (pictures never do)', 'train')
-    .option('--unnamed <share>', 'share of the shapes in training caption/shape/count pictures drawn in a colour no name fits, left out of the caption ("a circle")')
     .option('--audio', 'also write tone (and, with espeak-ng, spoken) audio rows')
     .option('--absolute_paths', 'write absolute media paths')
     .action(async (o) =>
       done(
         await runDatasetSynthShapes(
-          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, explain: o.explain, drills: o.drills, drillMix: o.drill_mix, drillPairs: o.drill_pairs, unnamed: o.unnamed, audio: o.audio, absolutePaths: o.absolute_paths },
+          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, explain: o.explain, drills: o.drills, drillMix: o.drill_mix, drillPairs: o.drill_pairs, audio: o.audio, absolutePaths: o.absolute_paths },
           io,
         ),
       ),

@@ -64,12 +64,6 @@ export interface SynthShapesOptions {
    * training picture. Recorded in info.json as `drill_pairs` when `all`.
    */
   drillPairs?: 'train' | 'all';
-  /**
-   * The share of the shapes in training caption, shape and count pictures drawn in a colour none of the six
-   * names fits, their colour left out of the caption (`GenerateShapesOptions.unnamed`); test splits and drills
-   * never. Default 0; recorded in info.json as `unnamed`.
-   */
-  unnamed?: number;
   /** Also write audio rows (tones; spoken shape names when `espeak-ng` is installed). */
   audio?: boolean;
   /** Write absolute media paths (for tools that resolve paths against the working directory, like the seed's). */
@@ -180,8 +174,6 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   if (nDrills > 0 && !opts.explain && (drillMix.exists || drillMix.compare)) {
     throw new Error('synth-shapes: exists/compare drills need --explain (such a drill teaches the verdict of an explained answer)');
   }
-  const unnamed = opts.unnamed ?? 0;
-  if (!(unnamed >= 0 && unnamed <= 1)) throw new Error(`synth-shapes: --unnamed must be a share between 0 and 1 (got ${opts.unnamed})`);
   const drillPairs = opts.drillPairs ?? 'train';
   if (drillPairs !== 'train' && drillPairs !== 'all') throw new Error(`synth-shapes: --drill_pairs must be "train" or "all" (got "${drillPairs}")`);
   await prepareOut(out);
@@ -191,7 +183,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const holdout = opts.holdout;
   const splits: Record<string, ShapesExample[]> = {};
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
-    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain, unnamed: p.split === 'train' ? unnamed : 0 });
+    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
   }
   // Drills are words, not pictures: the holdout rule's positions and radii say nothing about them, and with
   // drillPairs "all" neither do its pairs.
@@ -251,7 +243,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills, ...(opts.drillMix ? { drill_mix: drillMix } : {}), ...(drillPairs === 'all' ? { drill_pairs: drillPairs } : {}) } : {}), ...(unnamed ? { unnamed } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills, ...(opts.drillMix ? { drill_mix: drillMix } : {}), ...(drillPairs === 'all' ? { drill_pairs: drillPairs } : {}) } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
     // The rule that made the split: train/test pictures never show what it holds out (nor do drills name it,
     // unless drill_pairs is "all"); test_regions and test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };

@@ -28,9 +28,8 @@ export interface ShapeSpec {
   cy: number;
   r: number;
   /**
-   * Draw in this RGB colour instead of the palette's `colour`, which then does not apply: vision pretraining's
-   * colour jitter, and `synth-shapes --unnamed` training pictures, whose words leave such a shape's colour out
-   * ("a circle"). Both keep a learner from tying a shape's kind to the few named colours it was seen in.
+   * Draw in this RGB colour instead of the palette's `colour` (vision pretraining's colour jitter, which keeps
+   * the tower from tying a shape's kind to the few colours it was seen in). Dataset rows never set it.
    */
   rgb?: readonly [number, number, number];
 }

@@ -6,7 +6,7 @@
  * "Three.", "The first image.", "Yes."), while questions vary.
  */
 import { Rng } from '../util/rng.js';
-import { BOUND, COLOUR_NAMES, SHAPE_COLOURS, SHAPE_KINDS, type ColourName, type Scene, type ShapeKind, type ShapeSpec } from './shapes-raster.js';
+import { BOUND, COLOUR_NAMES, SHAPE_KINDS, type ColourName, type Scene, type ShapeKind, type ShapeSpec } from './shapes-raster.js';
 import { classifyRow, type HoldoutClass, type HoldoutRule } from './shapes-holdout.js';
 
 export * from './shapes-raster.js';
@@ -52,50 +52,9 @@ function q(v: number): number {
   return Math.round(v * 8) / 8;
 }
 
-/** "a red circle" / "an orange star"; "a circle" for a shape drawn in an unnamed colour (`rgb` set). */
-export function nounPhrase(s: { colour: ColourName; kind: ShapeKind; rgb?: readonly number[] }): string {
-  const words = s.rgb ? s.kind : `${s.colour} ${s.kind}`;
-  return `${/^[aeiou]/.test(words) ? 'an' : 'a'} ${words}`;
-}
-
-/**
- * A random saturated colour (HSV: any hue, saturation 0.45–1, value 0.5–0.95, so it stands out from the white
- * background), as 0–255 RGB.
- */
-export function saturatedColour(rng: Rng): [number, number, number] {
-  const h = rng.next() * 6;
-  const sat = 0.45 + 0.55 * rng.next();
-  const v = 0.5 + 0.45 * rng.next();
-  const x = v * sat * (1 - Math.abs((h % 2) - 1));
-  const m = v * (1 - sat);
-  const c = v * sat;
-  const [r, g, b] = [[c, x, 0], [x, c, 0], [0, c, x], [0, x, c], [x, 0, c], [c, 0, x]][Math.floor(h)];
-  return [r + m, g + m, b + m].map((u) => Math.round(u * 255)) as [number, number, number];
-}
-
-/** How far (RGB distance) an unnamed colour stays from every named one, so no name fits it. */
-export const UNNAMED_MIN_DISTANCE = 80;
-
-/** A saturated colour at least `UNNAMED_MIN_DISTANCE` from each of the six named colours. */
-export function unnamedColour(rng: Rng): [number, number, number] {
-  for (;;) {
-    const rgb = saturatedColour(rng);
-    const far = COLOUR_NAMES.every((c) => SHAPE_COLOURS[c].reduce((d, u, i) => d + (u - rgb[i]) ** 2, 0) >= UNNAMED_MIN_DISTANCE ** 2);
-    if (far) return rgb;
-  }
-}
-
-/** Question types whose words may leave a shape's colour out (`GenerateShapesOptions.unnamed`). */
-const UNNAMED_TYPES: ReadonlySet<QuestionType> = new Set(['caption', 'shape', 'count']);
-
-/**
- * Redraws a `share` of the shapes of a caption, shape or count example in unnamed colours; a caption then
- * leaves their colour out ("A circle and a red square."). The example's other words do not name colours.
- */
-function unname(rng: Rng, ex: ShapesExample, share: number): ShapesExample {
-  if (!UNNAMED_TYPES.has(ex.questionType)) return ex;
-  const scenes = ex.scenes.map((sc) => ({ ...sc, shapes: sc.shapes.map((s) => (rng.next() < share ? { ...s, rgb: unnamedColour(rng) } : s)) }));
-  return { ...ex, scenes, answer: ex.questionType === 'caption' ? describeScene(scenes[0]) : ex.answer };
+/** "a red circle" / "an orange star". */
+export function nounPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
+  return `${/^[aeiou]/.test(s.colour) ? 'an' : 'a'} ${s.colour} ${s.kind}`;
 }
 
 /** The caption of a scene: its shapes from left to right, e.g. "A red circle and a blue square." */
@@ -247,15 +206,6 @@ export interface GenerateShapesOptions {
   holdout?: { rule: HoldoutRule; keep: HoldoutClass };
   /** Exists and compare answers say what the pictures show, then the verdict (see `makeExample`). */
   explain?: boolean;
-  /**
-   * The share of the shapes of caption, shape and count examples drawn in an unnamed colour (`unnamedColour`),
-   * their colour left out of the caption; default 0. The tower's pretraining draws random colours for the same
-   * reason: a reader that only ever saw orange squares, stars, triangles and diamonds learns "orange, so not a
-   * circle" and misreads a small orange circle; circles in colours it has no name for weaken that rule. An
-   * unnamed colour is never a held-out pair's colour, so the holdout rule still holds. Drawn from a stream of
-   * its own, so the rows, scenes and every other shape are the same as with 0.
-   */
-  unnamed?: number;
 }
 
 /**
@@ -268,7 +218,6 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
   const rng = new Rng(opts.seed);
   const next = schedule(rng, opts.mix ?? DEFAULT_MIX);
   const seen = opts.seen ?? new Set<string>();
-  const paint = new Rng((opts.seed ^ 0x632be5ab) >>> 0);
   const out: ShapesExample[] = [];
   while (out.length < opts.n) {
     const type = next();
@@ -281,7 +230,7 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
       ex = makeExample(rng, type, opts.size, opts.explain);
     }
     for (const s of ex.scenes) seen.add(sceneKey(s));
-    out.push(opts.unnamed ? unname(paint, ex, opts.unnamed) : ex);
+    out.push(ex);
   }
   return out;
 }
