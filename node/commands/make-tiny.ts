@@ -35,6 +35,8 @@ export interface MakeTinyOptions {
   patch_size?: number;
   vision_hidden_size?: number;
   vision_layers?: number;
+  /** Depth of every modality's projector: 1 = linear (LLaVA-1), 2 = mlp2x_gelu (LLaVA-1.5, the default). */
+  projector_layers?: number;
   tokenizer_corpus?: string;
   backend?: string;
   /** Weight dtype in model.safetensors: F32 (default), BF16 or F16 (as real checkpoints ship). */
@@ -98,6 +100,7 @@ export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Ar
     patchSize: o.patch_size,
     visionHiddenSize: o.vision_hidden_size,
     visionLayers: o.vision_layers,
+    projectorLayers: o.projector_layers,
   });
 }
 
@@ -121,6 +124,7 @@ export function registerMakeTiny(program: Command): void {
     .option('--patch_size <n>', 'tiny CLIP patch size', int)
     .option('--vision_hidden_size <n>', 'tiny CLIP hidden size', int)
     .option('--vision_layers <n>', 'tiny CLIP layers', int)
+    .option('--projector_layers <n>', 'with --lmm: projector depth, 1 = linear (LLaVA-1), 2 = mlp2x_gelu (default)', int)
     .option('--tokenizer_corpus <file>', 'also train the tokenizer on this dataset\'s conversations')
     .option('--dtype <dtype>', 'LM weight dtype: F32, BF16 or F16 (real sizes are streamed to disk)')
     .option('--backend <name>', 'tfjs backend')

@@ -18,6 +18,8 @@ export interface TinyMultimodalOptions extends TinyLMOptions {
   visionHiddenSize?: number;
   visionLayers?: number;
   patchSize?: number;
+  /** Depth of every projector: 1 = linear, 2 = mlp2x_gelu (default). */
+  projectorLayers?: number;
 }
 
 function prefixed(prefix: string, files: Map<string, Uint8Array>): [string, Uint8Array][] {
@@ -31,6 +33,8 @@ function prefixed(prefix: string, files: Map<string, Uint8Array>): [string, Uint
  */
 export async function makeTinyMultimodalFiles(o: TinyMultimodalOptions): Promise<Map<string, Uint8Array | string>> {
   const seed = o.seed ?? 0;
+  const projectorLayers = o.projectorLayers ?? 2;
+  if (!Number.isInteger(projectorLayers) || projectorLayers < 1) throw new Error(`projector layers must be a positive integer (got ${o.projectorLayers})`);
   const extra = new Map<string, Uint8Array | string>();
   const configs: ModalityConfig[] = [];
   const vision = o.modalities.filter((m) => m === 'vision_clip' || m === 'vision_clip_pool');
@@ -41,25 +45,25 @@ export async function makeTinyMultimodalFiles(o: TinyMultimodalOptions): Promise
   for (const m of o.modalities) {
     switch (m) {
       case 'vector':
-        configs.push({ kind: 'vector', name: 'vector', token: '<vector>', dataKey: 'vectors', dim: o.vectorDim ?? 8, numTokens: 2, projectorLayers: 2 });
+        configs.push({ kind: 'vector', name: 'vector', token: '<vector>', dataKey: 'vectors', dim: o.vectorDim ?? 8, numTokens: 2, projectorLayers });
         break;
       case 'vision_clip':
-        configs.push({ kind: 'vision_clip', name: 'vision_clip', token: '<image>', dataKey: 'images', encoder: 'vision_encoder', projectorLayers: 2 });
+        configs.push({ kind: 'vision_clip', name: 'vision_clip', token: '<image>', dataKey: 'images', encoder: 'vision_encoder', projectorLayers });
         break;
       case 'vision_clip_pool':
-        configs.push({ kind: 'vision_clip_pool', name: 'vision_clip', token: '<image>', dataKey: 'images', encoder: 'vision_encoder', projectorLayers: 2, numTokens: 10 });
+        configs.push({ kind: 'vision_clip_pool', name: 'vision_clip', token: '<image>', dataKey: 'images', encoder: 'vision_encoder', projectorLayers, numTokens: 10 });
         break;
       case 'video_clip':
-        configs.push({ kind: 'video_clip', name: 'video_clip', token: '<video>', dataKey: 'videos', encoder: 'vision_encoder', numFrames: 4, numTokens: 4, projectorLayers: 2 });
+        configs.push({ kind: 'video_clip', name: 'video_clip', token: '<video>', dataKey: 'videos', encoder: 'vision_encoder', numFrames: 4, numTokens: 4, projectorLayers });
         break;
       case 'audio_whisper':
         // A 1 s window (50 encoder positions) keeps the tiny Whisper fast; real Whisper uses 30 s.
         for (const e of prefixed('audio_encoder', makeTinyWhisperEncoder({ maxSourcePositions: 50, seed: seed + 12 }))) extra.set(...e);
-        configs.push({ kind: 'audio_whisper', name: 'audio_whisper', token: '<speech>', dataKey: 'speech_audios', encoder: 'audio_encoder', numTokens: 10, projectorLayers: 2, pooling: 'decoder' });
+        configs.push({ kind: 'audio_whisper', name: 'audio_whisper', token: '<speech>', dataKey: 'speech_audios', encoder: 'audio_encoder', numTokens: 10, projectorLayers, pooling: 'decoder' });
         break;
       case 'document_gte':
         for (const e of prefixed('document_encoder', makeTinyBert({ seed: seed + 13 }))) extra.set(...e);
-        configs.push({ kind: 'document_gte', name: 'document_gte', token: '<document>', dataKey: 'documents', encoder: 'document_encoder', numTokens: 4, projectorLayers: 2 });
+        configs.push({ kind: 'document_gte', name: 'document_gte', token: '<document>', dataKey: 'documents', encoder: 'document_encoder', numTokens: 4, projectorLayers });
         break;
       default:
         throw new Error(`unknown tiny modality "${m as string}" (choose from ${TINY_MODALITIES.join(', ')})`);
