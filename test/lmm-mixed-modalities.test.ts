@@ -65,20 +65,21 @@ test('several instances and modalities in one prompt: <image> <image> and <speec
 
 test('make-tiny projector depth: 1 writes a linear projector (one weight and bias) that loads and runs', async () => {
   const { parseSafetensors } = await import('../src/io/safetensors.js');
-  const names = async (projectorLayers?: number) => {
+  const build = async (projectorLayers?: number) => {
     const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip'], hiddenSize: 32, numHiddenLayers: 1, seed: 4, projectorLayers });
     const config = JSON.parse(files.get('config.json') as string) as { multi_token: { modalities: { projectorLayers: number }[] } };
     const st = parseSafetensors(files.get('non_lora_trainables.safetensors') as Uint8Array);
     const lmm = await loadLMM(new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v]))));
     const [out] = await generateBatch(lmm, [{ id: 'linear', messages: [{ role: 'user', content: 'Describe <image>' }], images: [png(255, 0, 0)] }], { maxNewTokens: 2 });
     assert.equal(out.completionTokens, 2);
+    lmm.dispose();
     return { layers: config.multi_token.modalities[0].projectorLayers, tensors: [...st.tensors.keys()].filter((n) => n.includes('projector')).sort() };
   };
-  const linear = await names(1);
-  const mlp = await names();
+  const linear = await build(1);
+  const mlp = await build();
   assert.equal(linear.layers, 1);
   assert.equal(mlp.layers, 2);
   assert.equal(linear.tensors.length, 2, linear.tensors.join(', '));
   assert.equal(mlp.tensors.length, 4, mlp.tensors.join(', '));
-  await assert.rejects(makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip'], projectorLayers: 0 }), /projector layers must be a positive integer/);
+  await assert.rejects(makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip'], projectorLayers: 0 }), /projector layers \(--projector_layers\) must be a positive integer/);
 });

@@ -34,7 +34,7 @@ function prefixed(prefix: string, files: Map<string, Uint8Array>): [string, Uint
 export async function makeTinyMultimodalFiles(o: TinyMultimodalOptions): Promise<Map<string, Uint8Array | string>> {
   const seed = o.seed ?? 0;
   const projectorLayers = o.projectorLayers ?? 2;
-  if (!Number.isInteger(projectorLayers) || projectorLayers < 1) throw new Error(`projector layers must be a positive integer (got ${o.projectorLayers})`);
+  if (!Number.isInteger(projectorLayers) || projectorLayers < 1) throw new Error(`projector layers (--projector_layers) must be a positive integer (got ${o.projectorLayers})`);
   const extra = new Map<string, Uint8Array | string>();
   const configs: ModalityConfig[] = [];
   const vision = o.modalities.filter((m) => m === 'vision_clip' || m === 'vision_clip_pool');
