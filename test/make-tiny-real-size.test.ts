@@ -38,3 +38,10 @@ test('make-tiny --vocab_size 5000 --dtype BF16: config says 5000, weights are BF
     await rm(path.dirname(dir), { recursive: true, force: true });
   }
 });
+
+test('make-tiny: the --lmm-only flags without --lmm are an error that names them, not silently ignored', async () => {
+  await assert.rejects(
+    tinyFiles({ out: 'unused', arch: 'llama', seed: 0, projector_layers: 1, vision_layers: 2 }),
+    /--projector_layers, --vision_layers only apply with --lmm/,
+  );
+});

@@ -57,6 +57,10 @@ async function corpusFrom(file: string): Promise<string[]> {
 export async function tinyFiles(o: MakeTinyOptions): Promise<Map<string, Uint8Array | string | FileWriter>> {
   if (!(ARCHS as readonly string[]).includes(o.arch)) throw new Error(`--arch must be one of ${ARCHS.join(', ')}`);
   if (o.style !== undefined && !isChatStyle(o.style)) throw new Error(`--style must be one of mistral, llama3, chatml, zephyr`);
+  // These shape only the encoders and projectors of an --lmm checkpoint; ignoring them silently would hand back a
+  // checkpoint other than the one asked for.
+  const lmmOnly = (['projector_layers', 'vision_hidden_size', 'vision_layers'] as const).filter((k) => o[k] !== undefined);
+  if (!o.lmm && lmmOnly.length) throw new Error(`${lmmOnly.map((k) => `--${k}`).join(', ')} only apply with --lmm`);
   if (o.arch === 'clip-vision') return makeTinyClipVision({ seed: o.seed, hiddenSize: o.hidden_size, layers: o.layers, imageSize: o.image_size });
   if (o.arch === 'whisper-encoder') return makeTinyWhisperEncoder({ seed: o.seed, dModel: o.hidden_size, layers: o.layers });
   if (o.arch === 'bert') return makeTinyBert({ seed: o.seed, hiddenSize: o.hidden_size, layers: o.layers });
