@@ -209,7 +209,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
         rows.push(row);
         meta.push({ id: row.id, split, question_type: ex.questionType, answer: ex.answer, drill: true });
       }
-      log(`train: ${drills.length} text-only drill rows (${Object.keys(drillMix).join(', ')}; pairs: ${drillPairs})`);
+      log(`train: ${drills.length} text-only drill rows (${Object.entries(drillMix).filter(([, w]) => (w ?? 0) > 0).map(([k]) => k).join(', ')}; pairs: ${drillPairs})`);
     }
     await writeFile(path.join(out, `${split}.jsonl`), toJsonl(rows));
     const key = ({ train: 'train', test: 'test', test_regions: 'testRegions', test_pairs: 'testPairs' } as const)[split as 'train'];
