@@ -12,7 +12,7 @@ await tf.setBackend('wasm');
 installKernelFallbacks('wasm');
 
 const toSource = (files: Map<string, Uint8Array | string>) =>
-  new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v])));
+  new MemorySource(files);
 
 test('the README shows examples/custom-modality.ts verbatim', async () => {
   const readme = await readFile('README.md', 'utf8');

@@ -19,14 +19,9 @@ function png(r: number, g: number, b: number, size = 32): string {
   return `data:image/png;base64,${PNG.sync.write(img).toString('base64')}`;
 }
 
-/** The tiny checkpoint's files as a source (config and tokenizer come back as text). */
-function sourceOf(files: Map<string, Uint8Array | string>): MemorySource {
-  return new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v])));
-}
-
 test('several instances and modalities in one prompt: <image> <image> and <speech>, each item changes the output', async () => {
   const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip', 'audio_whisper'], hiddenSize: 32, numHiddenLayers: 1, seed: 4 });
-  const lmm = await loadLMM(sourceOf(files));
+  const lmm = await loadLMM(new MemorySource(files));
   assert.deepEqual(lmm.modalities.map((m) => [m.name, m.token, m.tokenWidth]), [['vision_clip', '<image>', 16], ['audio_whisper', '<speech>', 10]]);
   const wav = encodeWav16(synthBeeps(660, 2), 16000);
   const row = (second: string, speech: Uint8Array = wav) => ({
@@ -74,7 +69,7 @@ test('make-tiny projector depth: 1 writes a linear projector (one weight and bia
     const files = await makeTinyMultimodalFiles({ arch: 'llama', modalities: ['vision_clip'], hiddenSize: 32, numHiddenLayers: 1, seed: 4, projectorLayers });
     const config = JSON.parse(files.get('config.json') as string) as { multi_token: { modalities: { projectorLayers: number }[] } };
     const st = parseSafetensors(files.get('non_lora_trainables.safetensors') as Uint8Array);
-    const lmm = await loadLMM(sourceOf(files));
+    const lmm = await loadLMM(new MemorySource(files));
     const [out] = await generateBatch(lmm, [{ id: 'linear', messages: [{ role: 'user', content: 'Describe <image>' }], images: [png(255, 0, 0)] }], { maxNewTokens: 2 });
     assert.equal(out.completionTokens, 2);
     lmm.dispose();

@@ -15,7 +15,7 @@ await tf.setBackend('wasm');
 installKernelFallbacks('wasm');
 
 function toSource(files: Map<string, Uint8Array | string>) {
-  return new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v])));
+  return new MemorySource(files);
 }
 
 /** "Which vector is larger?" — answerable only by looking at the spliced vectors. */

@@ -106,7 +106,7 @@ class ForgetfulModality implements Modality<Float32Array[]> {
 registerModalityKind('forgetful', async () => new ForgetfulModality());
 
 test('a modality that rebuilds with another projector than it was saved with is refused at load, naming it', async () => {
-  const toSource = (f: Map<string, Uint8Array | string>) => new MemorySource(new Map([...f].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v])));
+  const toSource = (f: Map<string, Uint8Array | string>) => new MemorySource(f);
   const base = await loadLMM(toSource(lmFiles));
   const mod = new ForgetfulModality(3);
   const lmm = new LMM(base.lm, base.tokenizer, [mod], [initProjector(mod.projectorSpec, 32, () => 0.5)]);

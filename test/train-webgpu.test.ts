@@ -54,7 +54,7 @@ interface Shape {
 
 async function train(backend: 'cpu' | 'webgpu', mode: 'projector' | 'lora', shape: Shape, rowsToUse = rows, inspect?: (before: Map<string, Float32Array>, lmm: Awaited<ReturnType<typeof loadLMM>>) => Promise<void>): Promise<Run> {
   await selectNodeBackend({ force: backend, quiet: true });
-  const lmm = await loadLMM(new MemorySource(new Map([...models[shape.layers]].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v]))));
+  const lmm = await loadLMM(new MemorySource(models[shape.layers]));
   if (mode === 'lora') lmm.lora = applyLora(lmm.lm, { r: 4, loraAlpha: 8, loraDropout: 0, targetModules: ALL_LINEAR_TARGETS }, new Rng(2));
   const trainable = new Map([...lmm.projectorParameters(), ...lmm.loraParameters()]);
   const encoded = rowsToUse.map((r, i) => lmm.encodeRow(r as never, { mode: 'train' }, i));

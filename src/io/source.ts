@@ -50,7 +50,8 @@ export function joinLocation(location: string, name: string): string {
 export class MemorySource implements ModelSource {
   readonly files: Map<string, Uint8Array>;
   constructor(
-    files: Map<string, Uint8Array> | Record<string, Uint8Array | string>,
+    /** Text files (config.json, tokenizer.json) may be given as strings; they are stored as UTF-8. */
+    files: Map<string, Uint8Array | string> | Record<string, Uint8Array | string>,
     readonly location = 'memory:',
   ) {
     this.files = new Map();

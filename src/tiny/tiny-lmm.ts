@@ -89,7 +89,7 @@ export interface TinyLMMOptions extends TinyLMOptions {
 export async function makeTinyLMMFiles(o: TinyLMMOptions): Promise<Map<string, Uint8Array | string>> {
   const files = await makeTinyLMFiles(o);
   for (const [k, v] of o.extraFiles ?? []) files.set(k, v);
-  const lmSource = new MemorySource(new Map([...files].map(([k, v]) => [k, typeof v === 'string' ? new TextEncoder().encode(v) : v])));
+  const lmSource = new MemorySource(files);
   const base = await loadLMM(lmSource);
   const rng = new Rng((o.seed ?? 0) + 1);
   const modalities = [];
