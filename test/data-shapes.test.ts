@@ -18,6 +18,7 @@ interface Meta {
   answer: string;
   images?: { file: string; shapes: ShapeSpec[] }[];
   audio?: { file: string; colour?: keyof typeof SHAPE_COLOURS; count?: number };
+  drill?: boolean;
 }
 
 let root = '';
@@ -160,6 +161,48 @@ test('--explain: exists and compare answers describe the pictures, then give the
     }
   }
   assert.deepEqual([...types].sort(), ['caption', 'compare', 'exists']);
+});
+
+test('--kind_first and --check_each: answers name the kind first and check the shapes one at a time; questions and pictures stay', async () => {
+  const dirK = path.join(root, 'kind-first');
+  await synthShapes({ out: dirK, n: 60, nTest: 12, seed: 5, mix: { compare: 1, exists: 1, caption: 1 }, explain: true, kindFirst: true, checkEach: true, drills: 12, drillMix: { exists: 1 } });
+  const info = JSON.parse(await readFile(path.join(dirK, 'info.json'), 'utf8'));
+  assert.equal(info.kind_first, true);
+  assert.equal(info.check_each, true);
+  const plain = new Map((await meta(path.join(root, 'explain'))).map((e) => [e.id, e]));
+  const plainRows = new Map([...(await rows(path.join(root, 'explain'), 'train')), ...(await rows(path.join(root, 'explain'), 'test'))].map((r) => [r.id, r.messages[0].content]));
+  const kindFirstRows = [...(await rows(dirK, 'train')), ...(await rows(dirK, 'test'))];
+  for (const r of kindFirstRows) if (plainRows.has(r.id)) assert.equal(r.messages[0].content, plainRows.get(r.id), `${r.id}: the question keeps its wording`);
+  const questionOf = new Map(kindFirstRows.map((r) => [r.id, r.messages[0].content]));
+  const phrase = (s: ShapeSpec) => `a ${s.kind} in ${s.colour}`;
+  const types = new Set<string>();
+  for (const e of await meta(dirK)) {
+    if (e.drill) {
+      const [q, a] = kindFirstRows.find((r) => r.id === e.id)!.messages.map((m) => m.content);
+      assert.match(q, /a picture of a (circle|square|triangle|star|diamond) in \w+/, `${e.id}: the drill's picture is in kind-first words`);
+      assert.match(a, /^A \w+ in \w+\? I see (a \w+ in \w+: (yes|no)(, |\. ))+(Yes|No)\.$/, e.id);
+      continue;
+    }
+    const p = plain.get(e.id)!;
+    assert.deepEqual(e.images, p.images, `${e.id}: the same pictures`);
+    const shapes = e.images!.map((i) => [...i.shapes].sort((a, b) => a.cx - b.cx));
+    types.add(e.question_type);
+    const list = (ss: ShapeSpec[]) => (ss.length <= 2 ? ss.map(phrase).join(' and ') : `${ss.slice(0, -1).map(phrase).join(', ')} and ${phrase(ss[ss.length - 1])}`);
+    if (e.question_type === 'caption') {
+      assert.equal(e.answer, `A${list(shapes[0]).slice(1)}.`);
+    } else if (e.question_type === 'exists') {
+      const [, colour, kind] = /(?:there|contain) an? (\w+) (\w+)/.exec(questionOf.get(e.id)!)!;
+      const verdicts = shapes[0].map((s) => `${phrase(s)}: ${s.colour === colour && s.kind === kind ? 'yes' : 'no'}`);
+      const yes = shapes[0].some((s) => s.colour === colour && s.kind === kind);
+      assert.equal(e.answer, `A ${kind} in ${colour}? I see ${verdicts.join(', ')}. ${yes ? 'Yes' : 'No'}.`);
+      assert.equal(p.answer.endsWith(yes ? 'Yes.' : 'No.'), true, `${e.id}: the same verdict as without --check_each`);
+    } else {
+      const [, colour, kind] = /the (\w+) (\w+)/.exec(questionOf.get(e.id)!)!;
+      assert.equal(e.answer, `The first shows ${list(shapes[0])}, the second ${list(shapes[1])}: the ${kind} in ${colour} is in the ${/(first|second) image\.$/.exec(p.answer)![1]} image.`);
+    }
+  }
+  assert.deepEqual([...types].sort(), ['caption', 'compare', 'exists']);
+  await assert.rejects(synthShapes({ out: path.join(root, 'each-plain'), n: 4, seed: 5, checkEach: true }), /--check_each needs --explain/);
 });
 
 test('--drills: text-only exists/compare rows with the pictures in words, after the picture rows; only with --explain', async () => {

@@ -104,9 +104,9 @@ export function runDatasetCheck(
   });
 }
 
-/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--explain] [--drills N] [--drill_mix …] [--drill_pairs train|all] [--audio] [--absolute_paths]` */
+/** `dataset synth-shapes --out DIR --n N --seed S [--n_test N] [--image_size 64] [--mix …] [--test_mix …] [--holdout default|FILE|JSON] [--explain] [--kind_first] [--check_each] [--drills N] [--drill_mix …] [--drill_pairs train|all] [--audio] [--absolute_paths]` */
 export function runDatasetSynthShapes(
-  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; explain?: boolean; drills?: number | string; drillMix?: string; drillPairs?: string; audio?: boolean; absolutePaths?: boolean },
+  opts: { out: string; n: number | string; seed: number | string; nTest?: number | string; imageSize?: number | string; mix?: string; testMix?: string; holdout?: string; explain?: boolean; kindFirst?: boolean; checkEach?: boolean; drills?: number | string; drillMix?: string; drillPairs?: string; audio?: boolean; absolutePaths?: boolean },
   io: CommandIO = consoleIO,
 ): Promise<number> {
   return guarded(io, async () => {
@@ -120,6 +120,8 @@ export function runDatasetSynthShapes(
       testMix: opts.testMix ? parseMix(opts.testMix, 'test_mix') : undefined,
       holdout: opts.holdout === undefined ? undefined : await holdoutFromSpec(opts.holdout),
       explain: opts.explain,
+      kindFirst: opts.kindFirst,
+      checkEach: opts.checkEach,
       drills: opts.drills === undefined ? undefined : intOf('drills', opts.drills, 0),
       drillMix: opts.drillMix ? parseMix(opts.drillMix, 'drill_mix') : undefined,
       drillPairs: opts.drillPairs as 'train' | 'all' | undefined,
@@ -184,6 +186,8 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .option('--test_mix <spec>', 'question-type weights of the test splits (default: --mix)')
     .option('--holdout <rule>', 'keep regions of scene space out of training: "default", "none", a JSON file or inline JSON {positions, radii, pairs}')
     .option('--explain', 'exists and compare answers say what the pictures show before the verdict')
+    .option('--kind_first', 'answers name each shape\'s kind before its colour ("A circle in red."); questions keep the colour first')
+    .option('--check_each', 'explained exists answers check the shapes one at a time (needs --explain)')
     .option('--drills <n>', 'add n text-only rows with the pictures given in words (exists/compare drills need --explain)')
     .option('--drill_mix <spec>', 'question-type weights of the drills (default exists=1,compare=1)')
     .option('--drill_pairs <which>', '"train": drills never name a held-out colour×kind pair; "all": their words may (pictures never do)', 'train')
@@ -192,7 +196,7 @@ export function registerDatasetCommands(program: Command, io: CommandIO = consol
     .action(async (o) =>
       done(
         await runDatasetSynthShapes(
-          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, explain: o.explain, drills: o.drills, drillMix: o.drill_mix, drillPairs: o.drill_pairs, audio: o.audio, absolutePaths: o.absolute_paths },
+          { out: o.out, n: o.n, seed: o.seed, nTest: o.n_test, imageSize: o.image_size, mix: o.mix, testMix: o.test_mix, holdout: o.holdout, explain: o.explain, kindFirst: o.kind_first, checkEach: o.check_each, drills: o.drills, drillMix: o.drill_mix, drillPairs: o.drill_pairs, audio: o.audio, absolutePaths: o.absolute_paths },
           io,
         ),
       ),

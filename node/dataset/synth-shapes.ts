@@ -19,7 +19,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
-import { drillRow, generateShapesExamples, renderScene, shapesRow, validateHoldout, DEFAULT_HOLDOUT, DEFAULT_MIX, type HoldoutClass, type HoldoutRule, type QuestionType, type ShapesExample } from '../../src/data/shapes.js';
+import { drillRow, generateShapesExamples, renderScene, shapesRow, validateHoldout, DEFAULT_HOLDOUT, DEFAULT_MIX, type HoldoutClass, type HoldoutRule, type QuestionType, type ShapesExample, type ShapesWording } from '../../src/data/shapes.js';
 import { COLOUR_TONES_HZ, encodeWav16, generateAudioExamples, synthBeeps, type AudioExample } from '../../src/data/shapes-audio.js';
 import type { PlainRow } from '../../src/data/arrow-rows.js';
 import { toJsonl } from './write-dataset.js';
@@ -51,6 +51,16 @@ export interface SynthShapesOptions {
    * recorded in info.json as `explain`.
    */
   explain?: boolean;
+  /**
+   * Answers name each shape's kind before its colour ("A circle in red.", `kindFirstPhrase` in
+   * src/data/shapes.ts); questions keep the colour first. Recorded in info.json as `kind_first`.
+   */
+  kindFirst?: boolean;
+  /**
+   * Explained exists answers check the shapes one at a time ("A circle in red? I see a square in red: no. No.").
+   * Needs `explain`; recorded in info.json as `check_each`.
+   */
+  checkEach?: boolean;
   /**
    * Text-only rows added to train.jsonl, their pictures given in words (`drillRow` in src/data/shapes.ts).
    * Needs `explain` when the drill mix asks exists or compare questions. Default 0.
@@ -174,6 +184,8 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   if (nDrills > 0 && !opts.explain && (drillMix.exists || drillMix.compare)) {
     throw new Error('synth-shapes: exists/compare drills need --explain (such a drill teaches the verdict of an explained answer)');
   }
+  if (opts.checkEach && !opts.explain) throw new Error('synth-shapes: --check_each needs --explain (it words an explained exists answer)');
+  const wording: ShapesWording = { explain: opts.explain, kindFirst: opts.kindFirst, checkEach: opts.checkEach };
   const drillPairs = opts.drillPairs ?? 'train';
   if (drillPairs !== 'train' && drillPairs !== 'all') throw new Error(`synth-shapes: --drill_pairs must be "train" or "all" (got "${drillPairs}")`);
   await prepareOut(out);
@@ -183,12 +195,12 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   const holdout = opts.holdout;
   const splits: Record<string, ShapesExample[]> = {};
   for (const p of splitPlan(opts.seed, opts.n, nTest, holdout)) {
-    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, explain: opts.explain });
+    splits[p.split] = generateShapesExamples({ seed: p.seed, n: p.n, size, mix: p.split === 'train' ? mix : testMix, seen, holdout: holdout && { rule: holdout, keep: p.keep! }, wording });
   }
   // Drills are words, not pictures: the holdout rule's positions and radii say nothing about them, and with
   // drillPairs "all" neither do its pairs.
   const drillHoldout = holdout && drillPairs === 'train' ? { rule: holdout, keep: 'train' as const } : undefined;
-  const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: drillMix, holdout: drillHoldout, explain: opts.explain }) : [];
+  const drills = nDrills > 0 ? generateShapesExamples({ seed: testSeed(opts.seed, 4), n: nDrills, size, mix: drillMix, holdout: drillHoldout, wording }) : [];
   const report: SynthShapesReport = { out, rows: { train: 0, test: 0, trainAudio: 0, testAudio: 0 }, images: 0, audioFiles: 0, types: {}, notes: [] };
   const meta: PlainRow[] = [];
   for (const [split, examples] of Object.entries(splits)) {
@@ -205,7 +217,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
     }
     if (split === 'train' && drills.length > 0) {
       for (const [i, ex] of drills.entries()) {
-        const row = drillRow(`shapes-drill-${String(i).padStart(6, '0')}`, ex);
+        const row = drillRow(`shapes-drill-${String(i).padStart(6, '0')}`, ex, wording);
         rows.push(row);
         meta.push({ id: row.id, split, question_type: ex.questionType, answer: ex.answer, drill: true });
       }
@@ -243,7 +255,7 @@ export async function synthShapes(opts: SynthShapesOptions): Promise<SynthShapes
   }
 
   await writeFile(path.join(out, 'meta.jsonl'), toJsonl(meta));
-  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(nDrills ? { drills: nDrills, ...(opts.drillMix ? { drill_mix: drillMix } : {}), ...(drillPairs === 'all' ? { drill_pairs: drillPairs } : {}) } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
+  const info = { generator: GENERATOR, version: 1, seed: opts.seed, n: opts.n, n_test: nTest, image_size: size, mix, ...(opts.testMix ? { test_mix: testMix } : {}), ...(opts.explain ? { explain: true } : {}), ...(opts.kindFirst ? { kind_first: true } : {}), ...(opts.checkEach ? { check_each: true } : {}), ...(nDrills ? { drills: nDrills, ...(opts.drillMix ? { drill_mix: drillMix } : {}), ...(drillPairs === 'all' ? { drill_pairs: drillPairs } : {}) } : {}), audio: !!opts.audio, spoken, absolute_paths: !!opts.absolutePaths,
     // The rule that made the split: train/test pictures never show what it holds out (nor do drills name it,
     // unless drill_pairs is "all"); test_regions and test_pairs are drawn only from what it holds out.
     ...(holdout ? { holdout, splits: Object.fromEntries(Object.entries(splits).map(([k, v]) => [k, v.length])) } : {}) };

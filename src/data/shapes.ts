@@ -57,11 +57,45 @@ export function nounPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
   return `${/^[aeiou]/.test(s.colour) ? 'an' : 'a'} ${s.colour} ${s.kind}`;
 }
 
+/**
+ * "a circle in red": the kind named first, for answers a small LM writes one word at a time. With the colour
+ * first, the kind it writes next leaned on that colour word: a held-out pair ("a green square") came out as
+ * the colour's usual kinds ("a green circle"), while the same LM named the kind alone right (bench/RESULTS.md,
+ * run J). Named first, the kind is read from the picture before any colour word is written.
+ */
+export function kindFirstPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
+  return `a ${s.kind} in ${s.colour}`;
+}
+
+/**
+ * How generated answers word things (questions keep the everyday colour-first wording either way).
+ * `explain`: exists and compare answers say what the pictures show before the verdict; `kindFirst`: answers name
+ * each shape kind first (`kindFirstPhrase`); `checkEach`: an explained exists answer checks the shapes one at a
+ * time ("A square in green? I see a star in green: no, a circle in red: no. No.").
+ */
+export interface ShapesWording {
+  explain?: boolean;
+  kindFirst?: boolean;
+  checkEach?: boolean;
+}
+
+function shapePhrase(s: { colour: ColourName; kind: ShapeKind }, wording: ShapesWording): string {
+  return wording.kindFirst ? kindFirstPhrase(s) : nounPhrase(s);
+}
+
+function leftToRight(scene: Scene): ShapeSpec[] {
+  return [...scene.shapes].sort((a, b) => a.cx - b.cx);
+}
+
+function capitalised(text: string): string {
+  return `${text[0].toUpperCase()}${text.slice(1)}`;
+}
+
 /** The caption of a scene: its shapes from left to right, e.g. "A red circle and a blue square." */
-export function describeScene(scene: Scene): string {
-  const parts = [...scene.shapes].sort((a, b) => a.cx - b.cx).map(nounPhrase);
+export function describeScene(scene: Scene, wording: ShapesWording = {}): string {
+  const parts = leftToRight(scene).map((s) => shapePhrase(s, wording));
   const text = parts.length <= 2 ? parts.join(' and ') : `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}`;
-  return `${text[0].toUpperCase()}${text.slice(1)}.`;
+  return `${capitalised(text)}.`;
 }
 
 export interface SceneOptions {
@@ -113,8 +147,8 @@ function otherTarget(rng: Rng, t: { colour: ColourName; kind: ShapeKind }): { co
 }
 
 /** "a red circle and a blue square": a scene's shapes from left to right, as the caption lists them, in lower case. */
-function shapeList(scene: Scene): string {
-  const caption = describeScene(scene);
+function shapeList(scene: Scene, wording: ShapesWording): string {
+  const caption = describeScene(scene, wording);
   return `${caption[0].toLowerCase()}${caption.slice(1, -1)}`;
 }
 
@@ -123,9 +157,11 @@ function shapeList(scene: Scene): string {
  * first say what the pictures show, then repeat the shape asked about, then give the verdict ("I see a blue
  * circle and a red square. A red circle? No."): the verdict is then a match of words against words a few
  * tokens back, which a small LM learns, where a match against image tokens, or against the question's words far
- * back, stayed at chance (bench/RESULTS.md, issue #17).
+ * back, stayed at chance (bench/RESULTS.md, issue #17). With `checkEach`, the shape asked about comes first and
+ * each shape seen gets its own verdict: a match of one phrase against one phrase, where matching against a list
+ * left a 4-layer LM wrong on one row in ten even with the pictures in words (run J).
  */
-export function makeExample(rng: Rng, type: QuestionType, size: number, explain = false): ShapesExample {
+export function makeExample(rng: Rng, type: QuestionType, size: number, wording: ShapesWording = {}): ShapesExample {
   let question = pick(rng, QUESTIONS[type]);
   let scenes: Scene[];
   let answer: string;
@@ -133,7 +169,7 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
   switch (type) {
     case 'caption':
       scenes = [sampleScene(rng, size, 1 + Math.floor(rng.next() * 3))];
-      answer = describeScene(scenes[0]);
+      answer = describeScene(scenes[0], wording);
       break;
     case 'colour':
     case 'shape': {
@@ -156,7 +192,8 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
       scenes = firstHasIt ? [withIt, without] : [without, withIt];
       question = question.replace('{target}', `${target.colour} ${target.kind}`);
       answer = firstHasIt ? 'The first image.' : 'The second image.';
-      if (explain) answer = `The first shows ${shapeList(scenes[0])}, the second ${shapeList(scenes[1])}: the ${target.colour} ${target.kind} is in the ${firstHasIt ? 'first' : 'second'} image.`;
+      const named = shapePhrase(target, wording).replace(/^an? /, '');
+      if (wording.explain) answer = `The first shows ${shapeList(scenes[0], wording)}, the second ${shapeList(scenes[1], wording)}: the ${named} is in the ${firstHasIt ? 'first' : 'second'} image.`;
       break;
     }
     case 'exists': {
@@ -169,7 +206,13 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, explain 
       scenes = [scene];
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
-      if (explain) answer = `I see ${shapeList(scene)}. ${nounPhrase(t).replace(/^a/, 'A')}? ${answer}`;
+      const asked = capitalised(shapePhrase(t, wording));
+      if (wording.explain && wording.checkEach) {
+        const verdicts = leftToRight(scene).map((s) => `${shapePhrase(s, wording)}: ${s.colour === t.colour && s.kind === t.kind ? 'yes' : 'no'}`);
+        answer = `${asked}? I see ${verdicts.join(', ')}. ${answer}`;
+      } else if (wording.explain) {
+        answer = `I see ${shapeList(scene, wording)}. ${asked}? ${answer}`;
+      }
       break;
     }
   }
@@ -204,8 +247,8 @@ export interface GenerateShapesOptions {
   seen?: Set<string>;
   /** Keep only rows of this class under this rule (see `shapes-holdout.ts`); others are drawn again. */
   holdout?: { rule: HoldoutRule; keep: HoldoutClass };
-  /** Exists and compare answers say what the pictures show, then the verdict (see `makeExample`). */
-  explain?: boolean;
+  /** How answers are worded (see `ShapesWording`, `makeExample`). */
+  wording?: ShapesWording;
 }
 
 /**
@@ -224,10 +267,10 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
     const h = opts.holdout;
     const rejected = (e: ShapesExample) =>
       e.scenes.some((s) => seen.has(sceneKey(s))) || (h !== undefined && classifyRow(h.rule, e.scenes, e.target ? [e.target] : []) !== h.keep);
-    let ex = makeExample(rng, type, opts.size, opts.explain);
+    let ex = makeExample(rng, type, opts.size, opts.wording);
     for (let tries = 1; rejected(ex); tries++) {
       if (tries > 100_000) throw new Error(`synth-shapes: no ${type} row of class "${h?.keep}" in 100000 draws; is the holdout rule too wide?`);
-      ex = makeExample(rng, type, opts.size, opts.explain);
+      ex = makeExample(rng, type, opts.size, opts.wording);
     }
     for (const s of ex.scenes) seen.add(sceneKey(s));
     out.push(ex);
@@ -241,9 +284,9 @@ export function generateShapesExamples(opts: GenerateShapesOptions): ShapesExamp
  * training (`synth-shapes --drills`), such rows teach the verdict of an explained answer (the question's shape
  * against the answer's own description) on rows a fifth as long as a row with pictures.
  */
-export function drillRow(id: string, ex: ShapesExample): { id: string; messages: { role: string; content: string }[] } {
+export function drillRow(id: string, ex: ShapesExample, wording: ShapesWording = {}): { id: string; messages: { role: string; content: string }[] } {
   let k = 0;
-  const question = ex.question.replace(/<image>/g, () => `a picture of ${shapeList(ex.scenes[k++])}`);
+  const question = ex.question.replace(/<image>/g, () => `a picture of ${shapeList(ex.scenes[k++], wording)}`);
   return { id, messages: [{ role: 'user', content: question }, { role: 'assistant', content: ex.answer }] };
 }
 
