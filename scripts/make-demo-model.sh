@@ -49,7 +49,7 @@ mkdir -p "$WORK"
 rm -rf "$WORK/base" "$WORK/features" "$WORK/run"
 
 $MT dataset synth-shapes --out "$WORK/data" --n "$ROWS" --n_test "$TEST" --seed 1 --image_size 64 --holdout default \
-  --explain --drills "$DRILLS" --drill_mix exists=1,compare=1,caption=1 --drill_pairs all --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
+  --explain --kind_first --check_each --drills "$DRILLS" --drill_mix exists=1,compare=1,caption=1 --drill_pairs all --mix caption=4,colour=1,shape=1,count=2,compare=3,exists=3 --test_mix caption=1,colour=1,shape=1,count=1,compare=1,exists=1
 
 $MT make-tiny --out "$WORK/base" --lmm --modalities vision_clip --arch llama --style llama3 --seed 7 \
   --hidden_size 128 --intermediate_size 344 --layers 4 --heads 4 --kv_heads 2 --vocab_size 640 \
