@@ -74,7 +74,7 @@ test('WebGPU: the page loads the demo model by itself, it answers about one and 
     t0 = Date.now();
     const a = await ask(page, 'Describe the picture.');
     t.diagnostic(`answer in ${Date.now() - t0} ms: ${JSON.stringify(a.text)} · ${a.meta} · lengths ${a.lengths.join(',')}`);
-    assert.equal(a.text.trim(), 'A red circle.', 'the demo model answers as it does in Node');
+    assert.equal(a.text.trim(), 'A circle in red.', 'the demo model answers as it does in Node');
     assert.ok(growthSteps(a.lengths).length >= 2, `the text grew while streaming (lengths seen: ${a.lengths.join(',')})`);
     assert.match(a.meta, /TTFT \d+(\.\d)? m?s · \d+\.\d tok\/s · \d+ tokens/);
     assert.match((await page.textContent('#stats')) ?? '', /tok\/s/);
@@ -100,7 +100,7 @@ test('WebGPU: the page loads the demo model by itself, it answers about one and 
     assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['two-shapes.png']);
     const c = await ask(page, await page.inputValue('#prompt'));
     t.diagnostic(`two shapes: ${JSON.stringify(c.text)} · ${c.meta}`);
-    assert.equal(c.text.trim(), 'A purple circle and an orange square.');
+    assert.equal(c.text.trim(), 'A circle in purple and a square in orange.');
     await page.click('#examples [data-example="three-shapes"]');
     assert.equal(await page.inputValue('#prompt'), 'How many shapes do you see?');
     assert.deepEqual(await page.locator('#attachments .chip-name').allTextContents(), ['three-shapes.png']);

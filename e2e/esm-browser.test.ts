@@ -61,7 +61,7 @@ test('examples/browser/index.html answers about an image on WebGPU through the b
     t.diagnostic(JSON.stringify(out));
     assert.doesNotMatch(out, /error:/, tail(cons));
     assert.match(out, /^backend: webgpu/);
-    assert.match(out, /\n> A red circle\.\n$/, 'the demo model describes the page\'s picture');
+    assert.match(out, /\n> A circle in red\.\n$/, 'the demo model describes the page\'s picture');
 
     // The module's exports, as a page sees them.
     const names = await page.evaluate(async (url) => Object.keys((await import(url)) as object), '/dist/browser/multi-token.js');

@@ -18,6 +18,8 @@ const info = JSON.parse(await readFile(path.join(opt.data, 'info.json'), 'utf8')
   holdout?: { positions?: { x: number[]; y: number[] }; radii?: number[][]; pairs?: { colour: string; kind: string }[] };
   image_size: number;
   explain?: boolean;
+  kind_first?: boolean;
+  check_each?: boolean;
   drill_pairs?: string;
 };
 const evalText = await readFile(opt.eval, 'utf8');
@@ -39,10 +41,22 @@ const limits =
   weak.length + weakPairs.length === 0
     ? ''
     : `Below issue #17's goals: ${weak.length ? `on held-out regions (90%) ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs (80%) ${weakPairs.join(', ')}` : ''}.${!info.explain && [...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
+// The card says how answers are worded, as the flags that made the training data did, so a reader can score the
+// model on fresh pictures worded the same way.
+const phrase = (colour: string, kind: string) => (info.kind_first ? `a ${kind} in ${colour}` : `a ${colour} ${kind}`);
+const flags = ['--explain', ...(info.kind_first ? ['--kind_first'] : []), ...(info.check_each ? ['--check_each'] : [])].join(' ');
+const exampleAnswer = info.check_each
+  ? `${phrase('red', 'circle').replace(/^a/, 'A')}? I see ${phrase('blue', 'square')}: no. No.`
+  : `I see ${phrase('blue', 'square')}. ${phrase('red', 'circle').replace(/^a/, 'A')}? No.`;
+const yesNo = info.check_each
+  ? `Yes/no questions ("Is there a red circle in <image>?") are answered by repeating the shape asked about, then
+checking each shape seen against it ("${exampleAnswer}"); which-image questions by saying what both pictures show
+before the verdict.`
+  : `Yes/no ("Is there a red circle in <image>?") and which-image questions are answered by first saying what the
+pictures show and repeating the shape asked about, then the verdict ("${exampleAnswer}").`;
 const explained = info.explain
-  ? `Yes/no ("Is there a red circle in <image>?") and which-image questions are answered by first saying what the
-pictures show and repeating the shape asked about, then the verdict ("I see a blue square. A red circle? No.");
-to score it on fresh pictures, make them with \`dataset synth-shapes --explain\`.
+  ? `${info.kind_first ? `Answers name each shape's kind before its colour ("${phrase('orange', 'star').replace(/^a/, 'A')}.").\n` : ''}${yesNo}
+To score it on fresh pictures, make them with \`dataset synth-shapes ${flags}\`.
 
 `
   : '';

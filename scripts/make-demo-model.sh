@@ -3,14 +3,18 @@
 #
 #   bash scripts/make-demo-model.sh [WORK_DIR]          # the model lands in WORK_DIR/model (DEMO_OUT to change)
 #
-# The committed models/demo is this recipe's model (run "H" in bench/RESULTS.md, "Demo model accuracy": about
+# The committed models/demo is this recipe's model (run "K" in bench/RESULTS.md, "Demo model accuracy": about
 # 1 h 30 min on a quiet 2-core machine, each step single-threaded: the tower's 6000 steps about 50 min, the LM
-# stage 36 min; 2 h 03 min measured with another training run on the second core throughout).
+# stage about 40 min (H's, with shorter answers, took 36 min alone; K's took 54 min with another LM stage on the
+# second core); H's whole recipe took 2 h 03 min with another training run on the second core throughout).
 #
 # 1. generate the synthetic coloured-shapes data (pictures drawn by code, questions and answers) with the default
 #    holdout rule: a box of shape centres, a band of radii and three colour×kind pairs never occur in training;
-#    test_regions / test_pairs hold questions about exactly those (src/data/shapes-holdout.ts). Yes/no and
-#    which-image answers are explained (`--explain`: "I see a blue square. A red circle? No."), and text-only
+#    test_regions / test_pairs hold questions about exactly those (src/data/shapes-holdout.ts). Answers name each
+#    shape's kind before its colour (`--kind_first`: "A star in orange."), so a held-out pair's kind is read from
+#    the picture rather than guessed from the colour word before it; yes/no and which-image answers are explained
+#    (`--explain`), a yes/no answer checking each shape against the one asked about (`--check_each`: "A circle in
+#    red? I see a square in blue: no. No."), and text-only
 #    drills of the same questions and of captions, with the pictures given in words (`--drills`, `--drill_mix`),
 #    teach the verdict on short rows. The drills' words may name the held-out pairs (`--drill_pairs all`), as the
 #    text a pretrained LM has read would; no training picture shows one;
@@ -29,7 +33,7 @@
 # Every step is seeded and single-threaded, so a rerun writes the same tokenizer and, on the same tfjs backend,
 # the same weights (scripts/check-demo-reproducible.sh checks this on a shortened recipe).
 #
-# The sizes can be shrunk for checks (the defaults are H's):
+# The sizes can be shrunk for checks (the defaults are K's):
 #   DEMO_ROWS (training rows with pictures), DEMO_DRILLS (text-only drill rows), DEMO_TEST (rows per test split),
 #   DEMO_VISION_STEPS, DEMO_EPOCHS,
 #   DEMO_OUT (where the finished model goes; default WORK_DIR/model).

@@ -61,7 +61,7 @@ export function nounPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
  * "a circle in red": the kind named first, for answers a small LM writes one word at a time. With the colour
  * first, the kind it writes next leaned on that colour word: a held-out pair ("a green square") came out as
  * the colour's usual kinds ("a green circle"), while the same LM named the kind alone right (bench/RESULTS.md,
- * run J). Named first, the kind is read from the picture before any colour word is written.
+ * runs H and J). Named first, the kind is read from the picture before any colour word is written.
  */
 export function kindFirstPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
   return `a ${s.kind} in ${s.colour}`;
@@ -159,7 +159,7 @@ function shapeList(scene: Scene, wording: ShapesWording): string {
  * tokens back, which a small LM learns, where a match against image tokens, or against the question's words far
  * back, stayed at chance (bench/RESULTS.md, issue #17). With `checkEach`, the shape asked about comes first and
  * each shape seen gets its own verdict: a match of one phrase against one phrase, where matching against a list
- * left a 4-layer LM wrong on one row in ten even with the pictures in words (run J).
+ * left a 4-layer LM wrong on one row in ten even with the pictures in words (runs H and K).
  */
 export function makeExample(rng: Rng, type: QuestionType, size: number, wording: ShapesWording = {}): ShapesExample {
   let question = pick(rng, QUESTIONS[type]);
