@@ -59,12 +59,12 @@ export function nounPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
 
 /**
  * "a circle in red": the kind named first, for answers a small LM writes one word at a time. With the colour
- * first, the kind it writes next leaned on that colour word: a held-out pair ("a green square") came out as
- * the colour's usual kinds ("a green circle"), while the same LM named the kind alone right (bench/RESULTS.md,
+ * first, the kind it writes next leaned on that colour word: a held-out pair ("a green star") came out as one
+ * of the colour's usual kinds ("a green diamond"), while the same LM named the kind alone right (bench/RESULTS.md,
  * runs H and J). Named first, the kind is read from the picture before any colour word is written.
  */
 export function kindFirstPhrase(s: { colour: ColourName; kind: ShapeKind }): string {
-  return `a ${s.kind} in ${s.colour}`;
+  return `${/^[aeiou]/.test(s.kind) ? 'an' : 'a'} ${s.kind} in ${s.colour}`;
 }
 
 /**
