@@ -3,10 +3,11 @@
 #
 #   bash scripts/make-demo-model.sh [WORK_DIR]          # the model lands in WORK_DIR/model (DEMO_OUT to change)
 #
-# The committed models/demo is this recipe's model (run "K" in bench/RESULTS.md, "Demo model accuracy": about
-# 1 h 30 min on a quiet 2-core machine, each step single-threaded: the tower's 6000 steps about 50 min, the LM
-# stage about 40 min (H's, with shorter answers, took 36 min alone; K's took 54 min with another LM stage on the
-# second core); H's whole recipe took 2 h 03 min with another training run on the second core throughout).
+# The committed models/demo is this recipe's model (run "K" in bench/RESULTS.md, "Demo model accuracy"). Each
+# step is single-threaded; on a quiet 2-core machine it takes 1 h 35 min to 1 h 55 min by the steps' measured
+# rates: the tower's 6000 steps 50 min (AMD EPYC, 2.02 steps/s) to 62 min (Intel Xeon, 1.61 steps/s), the LM
+# stage 40–46 min (46 min 30 s measured on the Xeon, its first 14 min beside the test suite), data, features and
+# eval about 5 min.
 #
 # 1. generate the synthetic coloured-shapes data (pictures drawn by code, questions and answers) with the default
 #    holdout rule: a box of shape centres, a band of radii and three colour×kind pairs never occur in training;
