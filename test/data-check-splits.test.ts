@@ -1,36 +1,21 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { runDatasetCheck, type CommandIO } from '../node/commands/dataset.js';
+import { runDatasetCheck } from '../node/commands/dataset.js';
 import { checkDatasetSplits } from '../node/dataset/check-splits.js';
 import { findEvalSplit, listSplits } from '../node/dataset/splits.js';
 import { synthShapes } from '../node/dataset/synth-shapes.js';
 import { writeDatasetDict } from '../node/dataset/write-dataset.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mt-check-splits-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function capture(): CommandIO & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, log: (l) => out.push(l), error: (l) => err.push(l) };
-}
+import { captureIO, withTempDir } from './helpers/temp-dir.js';
 
 const jsonl = (rows: unknown[]) => rows.map((r) => JSON.stringify(r)).join('\n') + '\n';
 
 test('dataset check checks every split, counts question types per split, and finds no overlap in clean data', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('check-splits', async (dir) => {
     const r = await synthShapes({ out: dir, n: 12, nTest: 6, seed: 3, imageSize: 32, log: () => {} });
     assert.equal(r.rows.train, 12);
-    const io = capture();
+    const io = captureIO();
     assert.equal(await runDatasetCheck({ path: dir }, io), 0);
     const text = io.out.join('\n');
     assert.match(text, /^\[train\] .*train\.jsonl: jsonl, 12 rows, 12 valid, none bad$/m);
@@ -45,7 +30,7 @@ test('dataset check checks every split, counts question types per split, and fin
 });
 
 test('dataset check reports a planted train/test overlap: identical rows and identical item files', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('check-splits', async (dir) => {
     await synthShapes({ out: dir, n: 8, nTest: 4, seed: 5, imageSize: 32, log: () => {} });
     const train = (await readFile(path.join(dir, 'train.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
     const test = (await readFile(path.join(dir, 'test.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
@@ -65,14 +50,14 @@ test('dataset check reports a planted train/test overlap: identical rows and ide
     assert.equal(o.sharedItems, 2, 'row 2 picture and row 5 picture (by content, not by name)');
     assert.ok(o.itemExamples.some(([a, b]) => a === train[5].images[0] && b === 'images/copy-of-five.png'), JSON.stringify(o.itemExamples));
 
-    const io = capture();
+    const io = captureIO();
     assert.equal(await runDatasetCheck({ path: dir }, io), 0, 'overlap is a warning, not a bad row');
     const warning = io.out.find((l) => l.startsWith('warning: overlap between train and test'));
     assert.ok(warning, io.out.join('\n'));
     assert.match(warning, /1 identical row\(s\) \(e\.g\. ".*" = "leaked-row"\); 2 identical item\(s\)/);
 
     // --split checks one split only, so there is nothing to compare.
-    const one = capture();
+    const one = captureIO();
     assert.equal(await runDatasetCheck({ path: dir, split: 'test' }, one), 0);
     assert.match(one.out[0], /test\.jsonl: jsonl, 6 rows, 6 valid, none bad$/);
     assert.ok(!one.out.some((l) => l.includes('overlap')));
@@ -80,7 +65,7 @@ test('dataset check reports a planted train/test overlap: identical rows and ide
 });
 
 test('splits: DatasetDict splits, folder files, and the held-out split that goes with a training path', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('check-splits', async (dir) => {
     const row = (id: string) => ({ id, messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yes' }] });
     await writeDatasetDict(path.join(dir, 'dict'), { train: [row('a')], validation: [row('b')] });
     assert.deepEqual((await listSplits(path.join(dir, 'dict'))).map((s) => [s.name, s.split]), [['train', 'train'], ['validation', 'validation']]);

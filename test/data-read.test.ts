@@ -1,20 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Field, List, RecordBatch, Schema, Struct, Table, Utf8, Int64, Binary, makeData, tableToIPC, tableFromIPC, vectorFromArray, type DataType } from 'apache-arrow';
 import { readDataset, readDatasetRows, resolveMediaPath, type UnreadableRow } from '../node/dataset/read-dataset.js';
 import { writeDatasetDict, writeSaveToDisk } from '../node/dataset/write-dataset.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mt-data-read-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from './helpers/temp-dir.js';
 
 const row = (id: string, extra: Record<string, unknown> = {}) => ({
   id,
@@ -27,7 +18,7 @@ const row = (id: string, extra: Record<string, unknown> = {}) => ({
 });
 
 test('a .json array and a {"data": [...]} object are read in order, with sources', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const a = path.join(dir, 'a.json');
     await writeFile(a, JSON.stringify([row('r0'), row('r1')], null, 2));
     const got = [];
@@ -45,7 +36,7 @@ test('a .json array and a {"data": [...]} object are read in order, with sources
 });
 
 test('a large .json array is streamed across chunks, with brackets, escapes and multi-byte text in strings', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const rows = Array.from({ length: 1500 }, (_, i) => row(`r${i}`, { note: `]} [{ \\" ünïcödé ✓ "quoted" ${'x'.repeat(i % 97)}` }));
     const file = path.join(dir, 'big.json');
     await writeFile(file, JSON.stringify(rows));
@@ -56,7 +47,7 @@ test('a large .json array is streamed across chunks, with brackets, escapes and 
 });
 
 test('a malformed JSON element or JSONL line is an error naming file:line, or a skipped bad row on request', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const jsonl = path.join(dir, 'rows.jsonl');
     await writeFile(jsonl, [JSON.stringify(row('a')), '', '{"id": "b", "messages": [', JSON.stringify(row('c')), '42'].join('\n'));
     await assert.rejects(readDataset(jsonl), (e: Error) => e.message.startsWith(`${jsonl}:3: malformed JSON`));
@@ -106,7 +97,7 @@ async function handMadeSaveToDisk(dir: string): Promise<void> {
 }
 
 test('a save_to_disk folder (Arrow stream shards) reads into plain rows, HF Image cells as path or bytes', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const ds0 = path.join(dir, 'hf');
     await handMadeSaveToDisk(ds0);
     const ds = await readDataset(ds0);
@@ -121,7 +112,7 @@ test('a save_to_disk folder (Arrow stream shards) reads into plain rows, HF Imag
 });
 
 test('writeSaveToDisk writes the layout datasets writes, and it reads back', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const rows = [row('a'), { ...row('b'), images: [] }, { id: 'c', messages: row('c').messages, vectors: [[1, 2.5]] }];
     const out = path.join(dir, 'ds');
     assert.deepEqual(await writeSaveToDisk(out, rows), ['data-00000-of-00001.arrow']);
@@ -147,7 +138,7 @@ test('writeSaveToDisk writes the layout datasets writes, and it reads back', asy
 });
 
 test('a DatasetDict folder reads its train split (or the one asked for); a folder with train.jsonl reads it', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-read', async (dir) => {
     const dd = path.join(dir, 'dd');
     await writeDatasetDict(dd, { train: [row('t0'), row('t1')], test: [row('x0')] });
     const train = await readDataset(dd);

@@ -1,30 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { readDataset } from '../node/dataset/read-dataset.js';
 import { Command } from 'commander';
-import { registerDatasetCommands, runDatasetCheck, runDatasetLlava, runDatasetMerge, type CommandIO } from '../node/commands/dataset.js';
+import { registerDatasetCommands, runDatasetCheck, runDatasetLlava, runDatasetMerge } from '../node/commands/dataset.js';
 import { convertLlava } from '../node/dataset/llava.js';
 import { mergeDatasets } from '../node/dataset/merge.js';
 import { writeJsonl } from '../node/dataset/write-dataset.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mt-data-tools-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-function capture(): CommandIO & { out: string[]; err: string[] } {
-  const out: string[] = [];
-  const err: string[] = [];
-  return { out, err, log: (l) => out.push(l), error: (l) => err.push(l) };
-}
+import { captureIO, withTempDir } from './helpers/temp-dir.js';
 
 function png(rgb: [number, number, number]): Buffer {
   const p = new PNG({ width: 4, height: 4 });
@@ -58,10 +43,10 @@ async function llavaFixture(dir: string): Promise<{ json: string; images: string
 }
 
 test("dataset llava converts to the seed's schema, places <image> as LLaVA does, and reports skips with reasons", async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-tools', async (dir) => {
     const { json, images } = await llavaFixture(dir);
     const out = path.join(dir, 'out');
-    const io = capture();
+    const io = captureIO();
     assert.equal(await runDatasetLlava({ in: [json], images, out }, io), 0);
     const { rows, baseDir } = await readDataset(out);
     assert.equal(baseDir, out);
@@ -95,13 +80,13 @@ test("dataset llava converts to the seed's schema, places <image> as LLaVA does,
 });
 
 test('dataset merge concatenates, shuffles by seed, makes ids unique, rebases relative paths, checks column types', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-tools', async (dir) => {
     const row = (id: string, img: string) => ({ id, messages: [{ role: 'user', content: '<image>' }, { role: 'assistant', content: id }], images: [img] });
     await mkdir(path.join(dir, 'a', 'img'), { recursive: true });
     await writeFile(path.join(dir, 'a', 'img', 'x.png'), png([0, 255, 0]));
     await writeJsonl(path.join(dir, 'a', 'train.jsonl'), [row('r1', 'img/x.png'), row('r2', 'img/x.png'), row('r3', 'img/x.png')]);
     await writeJsonl(path.join(dir, 'b.jsonl'), [row('r1', '/abs/y.png'), { id: 'r4', messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'yo' }] }]);
-    const io = capture();
+    const io = captureIO();
     const out = path.join(dir, 'merged');
     assert.equal(await runDatasetMerge({ inputs: [path.join(dir, 'a'), path.join(dir, 'b.jsonl')], out, seed: 7 }, io), 0);
     const merged = (await readDataset(out)).rows;
@@ -123,20 +108,20 @@ test('dataset merge concatenates, shuffles by seed, makes ids unique, rebases re
     assert.deepEqual((await readDataset(path.join(dir, 'train.jsonl'))).rows[0].images, ['a/img/x.png']);
 
     await writeJsonl(path.join(dir, 'c.jsonl'), [{ id: 'z', messages: [], images: [[1, 2]] }]);
-    const bad = capture();
+    const bad = captureIO();
     assert.equal(await runDatasetMerge({ inputs: [path.join(dir, 'a'), path.join(dir, 'c.jsonl')], out: path.join(dir, 'm4') }, bad), 2);
     assert.match(bad.err[0], /column "images" is list<string> in .*a but list<list<number>> in .*c\.jsonl/);
   });
 });
 
 test('dataset check prints counts per modality and exits 1 when a row is bad', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('data-tools', async (dir) => {
     await writeFile(path.join(dir, 'a.png'), png([1, 2, 3]));
     const good = { id: 'g', messages: [{ role: 'user', content: 'Compare <image> and <image>' }, { role: 'assistant', content: 'Same.' }, { role: 'user', content: 'Sure?' }, { role: 'assistant', content: 'Yes.' }], images: ['a.png', 'a.png'] };
     await writeJsonl(path.join(dir, 'ok', 'train.jsonl'), [good, { ...good, id: 'h', images: [path.join(dir, 'a.png'), 'a.png'] }]);
     await mkdir(path.join(dir, 'ok'), { recursive: true });
     await writeFile(path.join(dir, 'ok', 'a.png'), png([1, 2, 3]));
-    const io = capture();
+    const io = captureIO();
     assert.equal(await runDatasetCheck({ path: path.join(dir, 'ok') }, io), 0);
     assert.match(io.out[0], /ok\/train\.jsonl: jsonl, 2 rows, 2 valid, none bad$/);
     assert.match(io.out[1], /^modality\s+token\s+data key\s+rows\s+items\s+tokens$/);
@@ -145,22 +130,22 @@ test('dataset check prints counts per modality and exits 1 when a row is bad', a
 
     const file = path.join(dir, 'bad.jsonl');
     await writeFile(file, [JSON.stringify({ ...good, id: 'missing-file', images: ['gone.png', 'a.png'] }), '{oops', JSON.stringify({ ...good, id: 'count', images: ['a.png'] })].join('\n'));
-    const io2 = capture();
+    const io2 = captureIO();
     assert.equal(await runDatasetCheck({ path: file, modalityBuilder: 'vision_clip' }, io2), 1);
     const text = io2.out.join('\n');
     assert.match(text, /3 rows, 0 valid, 3 bad/);
     assert.match(text, /row "missing-file" \(#0\): images\[0\]: file not found: .*gone\.png/);
     assert.match(text, /row ".*bad\.jsonl:2" \(#1\): malformed JSON/);
     assert.match(text, /row "count" \(#2\): 2 <image> token\(s\) in the text but 1 item\(s\) in "images"/);
-    const io3 = capture();
+    const io3 = captureIO();
     assert.equal(await runDatasetCheck({ path: path.join(dir, 'nowhere') }, io3), 2);
     assert.match(io3.err[0], /dataset not found/);
   });
 });
 
 test('registerDatasetCommands wires the snake_case flags into commander and sets the exit code', async () => {
-  await withDir(async (dir) => {
-    const io = capture();
+  await withTempDir('data-tools', async (dir) => {
+    const io = captureIO();
     const program = new Command('multi-token').exitOverride();
     registerDatasetCommands(program, io);
     const before = process.exitCode;

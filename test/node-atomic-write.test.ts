@@ -1,21 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeDirAtomic, writeFileAtomic } from '../node/atomic-write.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mt-atomic-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from './helpers/temp-dir.js';
 
 test('writeFileAtomic writes and replaces a file, leaving no temp files', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('atomic', async (dir) => {
     const file = path.join(dir, 'config.json');
     await writeFileAtomic(file, '{"a": 1}');
     assert.equal(await readFile(file, 'utf8'), '{"a": 1}');
@@ -26,7 +17,7 @@ test('writeFileAtomic writes and replaces a file, leaving no temp files', async 
 });
 
 test('writeFileAtomic cleans up its temp file when the rename fails', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('atomic', async (dir) => {
     await mkdir(path.join(dir, 'taken'));
     await writeFile(path.join(dir, 'taken', 'x'), '');
     await assert.rejects(writeFileAtomic(path.join(dir, 'taken'), 'data')); // cannot rename a file over a non-empty folder
@@ -35,7 +26,7 @@ test('writeFileAtomic cleans up its temp file when the rename fails', async () =
 });
 
 test('writeDirAtomic creates, then replaces, a checkpoint folder with no leftovers', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('atomic', async (dir) => {
     const ckpt = path.join(dir, 'checkpoint-1');
     await writeDirAtomic(ckpt, new Map<string, Uint8Array | string>([
       ['config.json', '{}'],
@@ -53,7 +44,7 @@ test('writeDirAtomic creates, then replaces, a checkpoint folder with no leftove
 });
 
 test('writeDirAtomic refuses escaping names and leaves the old folder and no temp folder', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('atomic', async (dir) => {
     const ckpt = path.join(dir, 'ckpt');
     await writeDirAtomic(ckpt, new Map([['a.txt', 'old']]));
     for (const bad of ['../x', '/abs', 'a/../../x', '']) {

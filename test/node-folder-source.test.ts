@@ -1,24 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FolderSource, openSource } from '../node/folder-source.js';
 import { MemorySource, ModelFileError, UrlSource, readJSON } from '../src/io/source.js';
 import { serializeSafetensors } from '../src/io/safetensors.js';
 import { readWeightFiles } from '../src/io/weights.js';
-
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'mt-folder-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+import { withTempDir } from './helpers/temp-dir.js';
 
 test('FolderSource reads files and sub-paths, reports missing ones', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('folder', async (dir) => {
     await mkdir(path.join(dir, 'sub'));
     await writeFile(path.join(dir, 'config.json'), '{"hidden_size": 8}');
     await writeFile(path.join(dir, 'sub', 'a.txt'), 'hi');
@@ -40,7 +31,7 @@ test('FolderSource reads files and sub-paths, reports missing ones', async () =>
 });
 
 test('FolderSource refuses names that escape the root', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('folder', async (dir) => {
     const root = path.join(dir, 'model');
     await mkdir(root);
     await writeFile(path.join(dir, 'secret.txt'), 'no');
@@ -56,7 +47,7 @@ test('FolderSource refuses names that escape the root', async () => {
 });
 
 test('FolderSource follows symlinks inside the folder (Hugging Face cache snapshots)', async () => {
-  await withDir(async (dir) => {
+  await withTempDir('folder', async (dir) => {
     await mkdir(path.join(dir, 'blobs'));
     await mkdir(path.join(dir, 'snapshot'));
     await writeFile(path.join(dir, 'blobs', 'abc123'), serializeSafetensors({}));
