@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { kindFirstPhrase, nounPhrase, type ColourName, type ShapeKind } from '../src/data/shapes.js';
 
 const { values: opt } = parseArgs({ options: { run: { type: 'string' }, eval: { type: 'string' }, data: { type: 'string' }, vision: { type: 'string' } } });
 if (!opt.run || !opt.eval || !opt.data) throw new Error('usage: --run DIR --eval FILE --data DIR [--vision FILE]');
@@ -43,7 +44,7 @@ const limits =
     : `Below issue #17's goals: ${weak.length ? `on held-out regions (90%) ${weak.join(', ')}` : ''}${weak.length && weakPairs.length ? '; ' : ''}${weakPairs.length ? `on held-out pairs (80%) ${weakPairs.join(', ')}` : ''}.${!info.explain && [...weak, ...weakPairs].some((w) => /^(exists|compare) [45]\d/.test(w)) ? ' Where exists or compare is near 50%, the yes/no or first/second answer is a guess.' : ''}\n\n`;
 // The card says how answers are worded, as the flags that made the training data did, so a reader can score the
 // model on fresh pictures worded the same way.
-const phrase = (colour: string, kind: string) => (info.kind_first ? `a ${kind} in ${colour}` : `a ${colour} ${kind}`);
+const phrase = (colour: ColourName, kind: ShapeKind) => (info.kind_first ? kindFirstPhrase : nounPhrase)({ colour, kind });
 const flags = ['--explain', ...(info.kind_first ? ['--kind_first'] : []), ...(info.check_each ? ['--check_each'] : [])].join(' ');
 const exampleAnswer = info.check_each
   ? `${phrase('red', 'circle').replace(/^a/, 'A')}? I see ${phrase('blue', 'square')}: no. No.`

@@ -192,8 +192,10 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, wording:
       scenes = firstHasIt ? [withIt, without] : [without, withIt];
       question = question.replace('{target}', `${target.colour} ${target.kind}`);
       answer = firstHasIt ? 'The first image.' : 'The second image.';
-      const named = shapePhrase(target, wording).replace(/^an? /, '');
-      if (wording.explain) answer = `The first shows ${shapeList(scenes[0], wording)}, the second ${shapeList(scenes[1], wording)}: the ${named} is in the ${firstHasIt ? 'first' : 'second'} image.`;
+      if (wording.explain) {
+        const named = shapePhrase(target, wording).replace(/^an? /, '');
+        answer = `The first shows ${shapeList(scenes[0], wording)}, the second ${shapeList(scenes[1], wording)}: the ${named} is in the ${firstHasIt ? 'first' : 'second'} image.`;
+      }
       break;
     }
     case 'exists': {
@@ -206,12 +208,14 @@ export function makeExample(rng: Rng, type: QuestionType, size: number, wording:
       scenes = [scene];
       question = question.replace('{a_target}', nounPhrase(target));
       answer = yes ? 'Yes.' : 'No.';
-      const asked = capitalised(shapePhrase(t, wording));
-      if (wording.explain && wording.checkEach) {
-        const verdicts = leftToRight(scene).map((s) => `${shapePhrase(s, wording)}: ${s.colour === t.colour && s.kind === t.kind ? 'yes' : 'no'}`);
-        answer = `${asked}? I see ${verdicts.join(', ')}. ${answer}`;
-      } else if (wording.explain) {
-        answer = `I see ${shapeList(scene, wording)}. ${asked}? ${answer}`;
+      if (wording.explain) {
+        const asked = capitalised(shapePhrase(t, wording));
+        if (wording.checkEach) {
+          const verdicts = leftToRight(scene).map((s) => `${shapePhrase(s, wording)}: ${s.colour === t.colour && s.kind === t.kind ? 'yes' : 'no'}`);
+          answer = `${asked}? I see ${verdicts.join(', ')}. ${answer}`;
+        } else {
+          answer = `I see ${shapeList(scene, wording)}. ${asked}? ${answer}`;
+        }
       }
       break;
     }

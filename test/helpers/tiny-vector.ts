@@ -1,25 +1,13 @@
 /** Shared fixtures for training tests: a tiny vector-modality checkpoint and a "which is larger" dataset. */
-import { rmSync } from 'node:fs';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import * as os from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { writeDirAtomic } from '../../node/atomic-write.js';
 import { makeTinyMultimodalFiles } from '../../src/tiny/tiny-multimodal.js';
 import { Rng } from '../../src/util/rng.js';
+import { tmpDir } from './temp-dir.js';
 
-// Each test file runs in its own process, so its scratch folders can go when that process exits (a run of the
-// suite left about 90 behind before).
-const made: string[] = [];
-process.once('exit', () => {
-  for (const dir of made) rmSync(dir, { recursive: true, force: true });
-});
-
-/** A scratch folder under the OS temp dir, removed when this test process exits. */
-export async function tmpDir(prefix = 'mt-'): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
+// Many tests import the scratch folder from here, next to the fixtures that use it.
+export { tmpDir };
 
 /** Writes a tiny qwen2 + vector(dim 8, 2 tokens) checkpoint and returns its folder. */
 export async function tinyVectorModel(dir?: string, seed = 5): Promise<string> {
